@@ -1,0 +1,126 @@
+"""Checks of user input at the public boundary, run before any tracing.
+
+Every public function of jnn validates its arguments here and raises a
+``ValueError`` or ``TypeError`` that names the argument and says what was
+expected and what was given. Value checks (finite, ranges) only run on concrete
+arrays: under ``jit`` the values are unknown, and compiled code reports problems
+through status fields instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:
+def check_fraction(value: Any, name: str, *, low: float = 0.0, high: float = 1.0):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"`{name}` must be a positive int; got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"`{name}` must be a positive int; got {value}.")
+
+
+def check_fraction(
+    value: Any, name: str, *, low: float = 0.0, high: float = 1.0
+) -> None:
+    """Raise unless ``low <= value < high``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise TypeError(f"`{name}` must be a float in [{low}, {high}); got {value!r}.")
+    if not low <= float(value) < high:
+        raise ValueError(f"`{name}` must be in [{low}, {high}); got {value}.")
+
+
+def check_positive_float(value: Any, name: str) -> None:
+    """Raise unless ``value`` is a finite number > 0 (a concrete hyper-parameter)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"`{name}` must be a positive number; got {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0; got {value}.")
+
+
+def check_array(
+    x: Any, name: str, *, ndim: int | None = None, kind: str | None = None
+) -> None:
+    """Check one array: numeric, non-empty, optional rank and dtype kind, finite.
+
+    Args:
+      x: the array (NumPy or JAX) to check.
+      name: the argument's name, used in the error message.
+      ndim: the required rank, or None for any.
+      kind: required dtype kind: ``"f"`` floating, ``"i"`` integer, ``"n"`` any
+        numeric (bool excluded), or None for any numeric or bool.
+
+    Raises:
+      TypeError: not an array, or of the wrong dtype kind.
+      ValueError: wrong rank, empty, or (when concrete) containing NaN or inf.
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"`{name}` must be an array; got {type(x).__name__}.")
+    dtype = np.dtype(x.dtype)
+    numeric = np.issubdtype(dtype, np.number) and not np.issubdtype(
+        dtype, np.complexfloating
+    )
+    if not (numeric or dtype == np.bool_):
+        raise TypeError(f"`{name}` must have a real numeric dtype; got {dtype}.")
+    wanted = {
+        "f": np.issubdtype(dtype, np.floating),
+        "i": np.issubdtype(dtype, np.integer),
+        "n": numeric,
+        None: True,
+    }
+    if kind not in wanted:
+        raise ValueError(f"unknown dtype kind {kind!r}")
+    if not wanted[kind]:
+        label = {"f": "floating", "i": "integer", "n": "numeric"}[kind]
+        raise TypeError(f"`{name}` must have a {label} dtype; got {dtype}.")
+    if ndim is not None and len(x.shape) != ndim:
+        raise ValueError(f"`{name}` must have rank {ndim}; got shape {tuple(x.shape)}.")
+    if len(x.shape) == 0 or x.shape[0] == 0:
+        raise ValueError(f"`{name}` must be a non-empty array; got shape {x.shape}.")
+    if is_concrete(x) and np.issubdtype(dtype, np.floating):
+        if not bool(np.all(np.isfinite(np.asarray(x)))):
+            raise ValueError(f"`{name}` contains NaN or infinite values.")
+
+
+def check_dataset(data: Any, name: str) -> int:
+    """Check a data set: a mapping of arrays sharing their leading (example) axis.
+
+    Args:
+      data: e.g. ``{"x": (n, d) float, "y": (n,) int}``.
+      name: the argument's name, used in the error message.
+
+    Returns:
+      The number of examples ``n``.
+
+    Raises:
+      TypeError: ``data`` is not a mapping of arrays.
+      ValueError: it is empty, its arrays disagree on ``n``, or one is invalid.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"`{name}` must be a dict of arrays such as {{'x': ..., 'y': ...}}; "
+            f"got {type(data).__name__}."
+        )
+    if not data:
+        raise ValueError(f"`{name}` must hold at least one array; got an empty dict.")
+    lengths = {}
+    for key, value in data.items():
+        check_array(value, f"{name}[{key!r}]")
+        lengths[key] = value.shape[0]
+    if len(set(lengths.values())) != 1:
+        raise ValueError(
+            f"the arrays of `{name}` must share their first dimension (one row per "
+            f"example); got lengths {lengths}."
+        )
+    return next(iter(lengths.values()))

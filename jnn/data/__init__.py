@@ -1,0 +1,26 @@
+"""Real data sets with fixed splits, mini-batching, and graph readers.
+
+Public API:
+  load(name, *, seed, ...) -> Dataset      digits, iris, wine, breast_cancer,
+                                           diabetes (scikit-learn), mnist (shipped)
+  load_karate_club() -> GraphData          networkx's karate club as a GraphsTuple
+  epoch_indices, take, batches, n_batches  mini-batching used by the engine
+"""
+
+from jnn.data.batching import batches, epoch_indices, n_batches, take
+from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
+from jnn.data.graphs import GraphData, load_karate_club
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "GraphData",
+    "batches",
+    "epoch_indices",
+    "load",
+    "load_karate_club",
+    "n_batches",
+    "read_idx",
+    "stratified_split",
+    "take",
+]

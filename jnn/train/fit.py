@@ -1,0 +1,182 @@
+"""``fit``: the friendly driver around the compiled epoch of :mod:`loop`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn._checks import check_positive_int
+from jnn.train.checkpoint import Checkpointer
+from jnn.train.learner import Batch, Learner
+from jnn.train.loop import (
+    Carry,
+    FitResult,
+    TrainingDiverged,
+    _check_inputs,
+    _check_key,
+    _check_requires,
+    _epoch,
+    _init_carry,
+    _Plan,
+)
+from jnn.train.parallel import placement
+from jnn.train.progress import EpochProgress
+from jnn.train.stopping import Stop, never
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(plan: _Plan, replicated, chunk: int):
+    """The jitted initialiser and ``chunk``-epoch step of ``plan`` (cached).
+
+    The step runs up to ``chunk`` epochs in a ``fori_loop``; epochs after the
+    carry is ``done`` are skipped, so calling it on a finished carry is a no-op.
+    """
+
+    def epochs(carry: Carry, train, val, key) -> Carry:
+        def one(i, c: Carry) -> Carry:
+            return jax.lax.cond(
+                c.done, lambda c: c, lambda c: _epoch(plan, c, train, val, key), c
+            )
+
+        return jax.lax.fori_loop(0, chunk, one, carry)
+
+    init = jax.jit(functools.partial(_init_carry, plan), out_shardings=replicated)
+    return init, jax.jit(epochs, out_shardings=replicated)
+
+
+def fit(
+    learner: Learner,
+    train: Batch,
+    *,
+    key: jax.Array,
+    epochs: int,
+    batch_size: int | None = None,
+    val: Batch | None = None,
+    stop: Stop | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 10,
+    progress: bool | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    throw: bool = True,
+) -> FitResult:
+    """Train ``learner`` on ``train``, one compiled call per epoch.
+
+    Args:
+      learner: the learning rule, e.g. from :func:`gradient_learner`.
+      train: dict of arrays ``(n, ...)`` sharing the leading axis, e.g.
+        ``{"x": (n, d) float32, "y": (n,) int32}``.
+      key: PRNG key; the same key gives the same result, however the run is
+        driven (this function, :func:`run`, or resumed from a checkpoint).
+      epochs: maximum number of epochs.
+      batch_size: examples per mini-batch (the last ``n % batch_size`` examples
+        of each epoch's permutation are skipped); None for full batch.
+      val: optional validation data; its metrics are recorded as ``val_*``.
+      stop: optional stopping criterion, e.g.
+        ``any_of(relative_loss_change_below(1e-4), validation_patience(10))``.
+      checkpoint_dir: if given, save the training carry there every
+        ``checkpoint_every`` epochs with Orbax, and resume from the newest
+        checkpoint found there.
+      checkpoint_every: epochs between checkpoints.
+      progress: show a rich progress bar (None: only on a terminal).
+      devices: devices for data parallelism (default: all local devices; the
+        batch is sharded over them and the state replicated).
+      throw: raise :class:`TrainingDiverged` when the loss becomes non-finite
+        (the exception's ``.result`` holds the last good state); if False,
+        return that result with ``reason="diverged"``.
+
+    Returns:
+      A :class:`FitResult` ``(state, history, reason, epochs)``.
+
+    Raises:
+      TypeError, ValueError: invalid arguments (raised before any compilation).
+      TrainingDiverged: the training loss became NaN or infinite.
+    """
+    n = _check_inputs(learner, train, val, epochs, batch_size, stop)
+    _check_key(key)
+    check_positive_int(checkpoint_every, "checkpoint_every")
+    where = placement(devices, n if batch_size is None else batch_size)
+    plan = _Plan(learner, stop or never(), n, batch_size, epochs, where.constrain)
+    train = jax.device_put(dict(train), where.replicated)
+    val = None if val is None else jax.device_put(dict(val), where.replicated)
+    key = jax.device_put(key, where.replicated)
+    show = EpochProgress(epochs, 0, progress).enabled
+    # One compiled call per epoch when the bar shows every epoch; otherwise a
+    # call runs `checkpoint_every` (or 10) epochs, to save the per-call overhead.
+    chunk = 1 if show else (checkpoint_every if checkpoint_dir else 10)
+    init_fn, epoch_fn = _compiled(plan, where.replicated, chunk)
+    carry = init_fn(train, val, key)
+    _check_requires(plan.stop, carry.history)
+    _, train_key = jax.random.split(key)
+
+    saver = (
+        None
+        if checkpoint_dir is None
+        else Checkpointer(checkpoint_dir, checkpoint_every)
+    )
+    if saver is not None and saver.latest_epoch() is not None:
+        carry = jax.device_put(saver.restore(carry, key), where.replicated)
+    per_epoch = n if batch_size is None else (n // batch_size) * batch_size
+    try:
+        with EpochProgress(
+            epochs, per_epoch * chunk, show, start=int(carry.epoch)
+        ) as bar:
+            # Epoch e+1 is dispatched before epoch e is read back, so the host's
+            # bookkeeping overlaps the device's work; once epoch e is `done`, the
+            # look-ahead epoch is dropped.
+            ahead = epoch_fn(carry, train, val, train_key)
+            while not bool(carry.done):
+                carry, ahead = ahead, epoch_fn(ahead, train, val, train_key)
+                epoch, done = int(carry.epoch), bool(carry.done)
+                if bar.enabled:
+                    bar.update(epoch, _last_record(carry))
+                if saver is not None and not bool(carry.diverged):
+                    saver.save(epoch, carry, key, force=done)
+    finally:
+        if saver is not None:
+            saver.close()
+    return _result(plan, carry, throw)
+
+
+def _last_record(carry: Carry) -> dict:
+    i = int(carry.epoch) - 1
+    return {k: v[i] for k, v in carry.history.items() if k != "fired"}
+
+
+def _result(plan: _Plan, carry: Carry, throw: bool) -> FitResult:
+    """Finalize the state and turn the history into trimmed NumPy arrays."""
+    state = plan.stop.finalize(carry.stop_state, carry.state)
+    epochs = int(carry.epoch)
+    raw = jax.device_get(carry.history)
+    history = {k: np.asarray(v[:epochs]) for k, v in raw.items() if k != "fired"}
+    fired = np.asarray(raw["fired"][:epochs])
+    for i, name in enumerate(plan.stop.names):
+        history[f"stop:{name}"] = fired[:, i]
+    last = fired[-1] if epochs else np.zeros(len(plan.stop.names), bool)
+    if bool(carry.diverged):
+        reason = "diverged"
+    elif last.any():
+        reason = "+".join(n for n, f in zip(plan.stop.names, last, strict=True) if f)
+    else:
+        reason = "epochs"
+    result = FitResult(state, history, reason, epochs)
+    if reason == "diverged" and throw:
+        bad = {
+            k: float(v[-1])
+            for k, v in history.items()
+            if v.ndim == 1
+            and jnp.issubdtype(v.dtype, jnp.floating)
+            and not np.isfinite(v[-1])
+        }
+        raise TrainingDiverged(
+            f"training diverged in epoch {epochs}: non-finite {bad}. The state "
+            f"from the end of epoch {epochs - 1} is kept in `.result` (and is the "
+            "newest checkpoint, if checkpointing); lower the learning rate or clip "
+            "gradients (optax.clip_by_global_norm).",
+            result,
+        )
+    return result

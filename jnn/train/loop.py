@@ -1,0 +1,286 @@
+"""The training engine: ``run`` (pure, jittable, vmappable) and ``fit`` (driver).
+
+One epoch is one compiled function: draw a permutation, ``lax.scan`` the
+learner's ``update`` over the mini-batches (gathered on the device), average
+the step metrics, evaluate on the validation data, update the stopping
+criteria and write the epoch's record into a fixed-size history. Both drivers
+share that function:
+
+* :func:`run` loops over epochs in a ``lax.while_loop`` with the stopping
+  criteria evaluated on the device, so a whole training is one pure function:
+  ``jax.vmap(lambda k: run(learner, data, key=k, epochs=50))(keys)`` trains 64
+  seeds in one call.
+* :func:`fit` calls the compiled epoch from Python, which adds a progress bar,
+  Orbax checkpoints with exact resume, data parallelism over devices and a
+  readable :class:`FitResult`.
+
+Keys: ``key`` is split into an init key and a training key; epoch ``e`` uses
+``fold_in(training_key, e)``, so results do not depend on how the epochs were
+driven (run, fit, or fit resumed from a checkpoint).
+
+Divergence: an epoch whose metrics are not finite ends training; the state
+from before that epoch is kept (and, in ``fit``, not checkpointed).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn._checks import check_dataset, check_positive_int
+from jnn.data.batching import epoch_indices, n_batches, take
+from jnn.train.learner import Batch, Learner, PyTree
+from jnn.train.stopping import Stop, never
+
+
+class Carry(NamedTuple):
+    """Everything that passes from one epoch to the next."""
+
+    state: PyTree  # learner state
+    stop_state: PyTree  # stopping criteria state
+    epoch: jax.Array  # [] int32, epochs completed
+    done: jax.Array  # [] bool
+    diverged: jax.Array  # [] bool
+    history: dict[str, jax.Array]  # [epochs, ...] per record entry
+
+
+class RunResult(NamedTuple):
+    """Output of :func:`run` (all arrays; vmapped runs stack them).
+
+    Attributes:
+      state: final learner state (after the criteria's ``finalize``, e.g. the
+        best state of ``validation_patience``).
+      history: ``{name: [epochs, ...]}``; rows past ``n_epochs`` are NaN (or
+        -1 for ``epoch``); ``"fired"`` is ``[epochs, n_criteria]`` bool.
+      n_epochs: ``[]`` int32, epochs run.
+      diverged: ``[]`` bool, whether the last epoch had non-finite metrics.
+    """
+
+    state: PyTree
+    history: dict[str, jax.Array]
+    n_epochs: jax.Array
+    diverged: jax.Array
+
+
+class FitResult(NamedTuple):
+    """Output of :func:`fit`.
+
+    Attributes:
+      state: final learner state (best state when ``validation_patience``
+        restores it; last finite state when training diverged).
+      history: ``{name: (epochs_run, ...) np.ndarray}``: ``epoch``, the mean
+        training metrics (``loss``, ``grad_norm``, ...), ``val_*`` metrics, and
+        ``stop:<criterion>`` bool arrays saying when each criterion fired.
+      reason: names of the criteria that fired (joined by ``+``), ``"epochs"``
+        when the epoch budget ran out, or ``"diverged"``.
+      epochs: epochs run.
+    """
+
+    state: PyTree
+    history: dict[str, np.ndarray]
+    reason: str
+    epochs: int
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced non-finite metrics; ``.result`` holds the last good state."""
+
+    def __init__(self, message: str, result: FitResult):
+        super().__init__(message)
+        self.result = result
+
+
+class _Plan(NamedTuple):
+    """Static settings of one training: everything the compiled code closes over."""
+
+    learner: Learner
+    stop: Stop
+    n_examples: int
+    batch_size: int | None  # None: full batch
+    epochs: int
+    constrain: Any
+
+
+def _train_epoch(plan: _Plan, state: PyTree, train: Batch, key: jax.Array):
+    """One pass over the data: scan ``update`` over shuffled mini-batches."""
+    perm_key, step_key = jax.random.split(key)
+    if plan.batch_size is None:
+        state, metrics = plan.learner.update(
+            state, plan.constrain(dict(train)), step_key
+        )
+        return state, metrics
+    rows = epoch_indices(perm_key, plan.n_examples, plan.batch_size)  # [S, B]
+    step_keys = jax.random.split(step_key, rows.shape[0])
+
+    def step(state, inputs):
+        batch_rows, step_key = inputs
+        batch = plan.constrain(take(train, batch_rows))
+        return plan.learner.update(state, batch, step_key)
+
+    state, metrics = jax.lax.scan(step, state, (rows, step_keys))
+    return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+
+def _record(plan: _Plan, state, train, val, key, epoch):
+    """Train one epoch and build its record (a flat dict of arrays)."""
+    state, metrics = _train_epoch(plan, state, train, key)
+    record = {"epoch": epoch, **metrics}
+    if val is not None:
+        val_metrics = plan.learner.evaluate(state, val)
+        record.update({f"val_{k}": v for k, v in val_metrics.items()})
+    return state, record
+
+
+def _epoch(plan: _Plan, carry: Carry, train, val, key) -> Carry:
+    """Advance ``carry`` by one epoch (pure; shared by ``run`` and ``fit``)."""
+    epoch_key = jax.random.fold_in(key, carry.epoch)
+    state, record = _record(plan, carry.state, train, val, epoch_key, carry.epoch)
+    finite = jnp.all(
+        jnp.array(
+            [
+                jnp.all(jnp.isfinite(v))
+                for v in record.values()
+                if jnp.issubdtype(v.dtype, jnp.floating)
+            ]
+            or [True]
+        )
+    )
+    stop_state, fired = plan.stop.update(carry.stop_state, record, state)
+    fired = fired & finite
+    history = {
+        k: h.at[carry.epoch].set(record[k])
+        for k, h in carry.history.items()
+        if k != "fired"
+    }
+    history["fired"] = carry.history["fired"].at[carry.epoch].set(fired)
+
+    def keep_if_finite(new, old):
+        return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
+
+    return Carry(
+        state=keep_if_finite(state, carry.state),
+        stop_state=keep_if_finite(stop_state, carry.stop_state),
+        epoch=carry.epoch + 1,
+        done=~finite | jnp.any(fired) | (carry.epoch + 1 >= plan.epochs),
+        diverged=~finite,
+        history=history,
+    )
+
+
+def _init_carry(plan: _Plan, train, val, key) -> Carry:
+    """Initial learner state, criteria state and an empty (NaN) history."""
+    init_key, train_key = jax.random.split(key)
+    first = (
+        train if plan.batch_size is None else take(train, jnp.arange(plan.batch_size))
+    )
+    state = plan.learner.init(init_key, first)
+    zero = jnp.zeros((), jnp.int32)
+    _, record = jax.eval_shape(
+        functools.partial(_record, plan), state, train, val, train_key, zero
+    )
+
+    def empty(spec):
+        fill = jnp.nan if jnp.issubdtype(spec.dtype, jnp.floating) else -1
+        return jnp.full((plan.epochs, *spec.shape), fill, spec.dtype)
+
+    history = {k: empty(spec) for k, spec in record.items()}
+    history["fired"] = jnp.zeros((plan.epochs, len(plan.stop.names)), bool)
+    return Carry(
+        state, plan.stop.init(state), zero, jnp.array(False), jnp.array(False), history
+    )
+
+
+def _check_inputs(learner, train, val, epochs, batch_size, stop) -> int:
+    """Validate structure and values before anything is traced."""
+    if not isinstance(learner, Learner):
+        raise TypeError(
+            f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
+        )
+    n = check_dataset(train, "train")
+    if val is not None:
+        check_dataset(val, "val")
+        if learner.evaluate is None:
+            raise ValueError("`val` was given but the learner has no `evaluate`.")
+        if set(val) != set(train):
+            raise ValueError(
+                f"`val` must have the same entries as `train` "
+                f"{sorted(train)}; got {sorted(val)}."
+            )
+    check_positive_int(epochs, "epochs")
+    if batch_size is not None:
+        n_batches(n, batch_size)  # checks 0 < batch_size <= n
+    if stop is not None and not isinstance(stop, Stop):
+        raise TypeError(
+            f"`stop` must be a jnn.train.stopping.Stop; got {type(stop).__name__}."
+        )
+    return n
+
+
+def _check_requires(stop: Stop, history: dict) -> None:
+    missing = [r for r in stop.requires if r not in history]
+    if missing:
+        raise ValueError(
+            f"the stopping criteria {stop.names} need {missing}, but each epoch "
+            f"records only {sorted(k for k in history if k != 'fired')}; pass "
+            "`val=` for validation metrics."
+        )
+
+
+def _check_key(key) -> None:
+    typed = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = hasattr(key, "shape") and key.shape == (2,) and key.dtype == jnp.uint32
+    if not (typed or raw):
+        raise TypeError(
+            f"`key` must be a JAX PRNG key (jax.random.key(seed)); got {key!r}."
+        )
+
+
+def run(
+    learner: Learner,
+    train: Batch,
+    *,
+    key: jax.Array,
+    epochs: int,
+    batch_size: int | None = None,
+    val: Batch | None = None,
+    stop: Stop | None = None,
+) -> RunResult:
+    """Train on the device from start to stop, as one pure function.
+
+    Jit it with the static settings fixed, vmap it over keys or over
+    hyper-parameters (build the learner inside the vmapped function)::
+
+        train_seeds = jax.jit(jax.vmap(
+            lambda k: run(learner, data, key=k, epochs=100, batch_size=32)))
+        results = train_seeds(jax.random.split(key, 64))
+
+    Under ``vmap`` every run stops at its own epoch: finished runs are frozen
+    while the others go on.
+
+    Args:
+      learner: the learning rule.
+      train: dict of arrays ``(n, ...)`` with a common leading axis.
+      key: PRNG key (initialisation and shuffling).
+      epochs: maximum number of epochs (and the history's length).
+      batch_size: examples per mini-batch; None for full-batch updates.
+      val: optional validation data (same entries as ``train``).
+      stop: optional stopping criterion (see :mod:`jnn.train.stopping`).
+
+    Returns:
+      A :class:`RunResult`.
+    """
+    n = _check_inputs(learner, train, val, epochs, batch_size, stop)
+    _check_key(key)
+    plan = _Plan(learner, stop or never(), n, batch_size, epochs, lambda b: b)
+    carry = _init_carry(plan, train, val, key)
+    _check_requires(plan.stop, carry.history)
+    _, train_key = jax.random.split(key)
+    carry = jax.lax.while_loop(
+        lambda c: ~c.done, lambda c: _epoch(plan, c, train, val, train_key), carry
+    )
+    state = plan.stop.finalize(carry.stop_state, carry.state)
+    return RunResult(state, carry.history, carry.epoch, carry.diverged)
