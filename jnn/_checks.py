@@ -22,7 +22,7 @@ def is_concrete(x: Any) -> bool:
 
 
 def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:
-def check_fraction(value: Any, name: str, *, low: float = 0.0, high: float = 1.0):
+    """Raise unless ``value`` is a positive int (or None when ``allow_none``)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
