@@ -45,7 +45,7 @@ def layer_gradient_norms(grads: PyTree) -> dict[str, jax.Array]:
     )
     if not layers:
         raise ValueError(f"`grads` has no `layer_<i>` entries; got {sorted(grads)}.")
-    norms = [optax.global_norm(grads[name]) for _, name in layers]
+    norms = [optax.tree.norm(grads[name]) for _, name in layers]
     return {"layer_grad_norm": jnp.stack(norms)}
 
 

@@ -131,7 +131,7 @@ def gradient_learner(
         (value, aux), grads = grad_fn(state.params, batch, key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": value, "grad_norm": optax.global_norm(grads), **aux}
+        metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
         if grad_metrics is not None:
             metrics.update(grad_metrics(grads))
         return TrainState(params, opt_state, state.step + 1), metrics

@@ -1,0 +1,252 @@
+"""Benchmark: a 64-64-10 MLP on digits, jnn against four other implementations.
+
+Every implementation trains the same network (64 inputs, 64 ReLU hidden units,
+10 outputs; softmax cross-entropy) on the same data
+(``jnn.data.load("digits", seed=0)``: 1169 training rows, standardised) with
+Adam (learning rate 1e-3), batch 64, 200 epochs, in one process:
+
+* ``jnn.fit``: :func:`jnn.train.fit` (the driver users call).
+* ``jnn.run``: ``jax.jit(lambda k: jnn.train.run(...))``, the pure core.
+* ``hand-JAX``: a hand-written loop, the whole training in one ``jax.jit`` with
+  a ``lax.scan`` over epochs around a ``lax.scan`` over batches (Flax
+  ``model.apply`` and Optax directly, no ``jnn.train``).
+* ``torch``: a plain PyTorch CPU loop (``torch.optim.Adam``, manual shuffled
+  batching of tensors, same drop-last rule).
+* ``sklearn``: ``MLPClassifier(solver="adam", alpha=0)`` run for all 200 epochs
+  (``tol=0``); it also trains on the last, partial batch of every epoch.
+
+Samples/s is (samples trained per epoch x epochs) / wall time of one whole
+training, median of ``--repeats`` timed runs after one warm-up run (each run a
+fresh initialisation and seed). Compile time of the JAX rows is the first
+call's time minus that median. Test accuracy is the mean over the timed runs.
+
+Run::
+
+    .venv/bin/python benchmarks/mlp.py            # ~1-2 minutes on 2 cores
+    .venv/bin/python benchmarks/mlp.py --smoke    # a few seconds
+
+Results go to ``benchmarks/results/mlp.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import warnings
+
+import _harness as h
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jnn
+
+WORKLOAD = "digits 64-64-10"
+FEATURES = (64, 10)
+BATCH = 64
+LR = 1e-3
+
+
+def hand_jax_trainer(model: nn.Module, *, epochs: int, batch_size: int, lr: float):
+    """The whole training as one jitted function ``train(key, x, y) -> params``.
+
+    ``lax.scan`` over epochs (one permutation each, its ``n // batch_size``
+    full batches) around ``lax.scan`` over the batches; returns the final
+    parameters and the mean training loss of every epoch.
+    """
+    opt = optax.adam(lr)
+
+    def loss_fn(params, xb, yb):
+        logits = model.apply({"params": params}, xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    def train(key, x, y):
+        n = x.shape[0]
+        steps = n // batch_size
+        init_key, key = jax.random.split(key)
+        params = model.init(init_key, x[:batch_size])["params"]
+
+        def step(carry, rows):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(loss_fn)(params, x[rows], y[rows])
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        def epoch(carry, epoch_key):
+            perm = jax.random.permutation(epoch_key, n)[: steps * batch_size]
+            carry, losses = jax.lax.scan(step, carry, perm.reshape(steps, -1))
+            return carry, losses.mean()
+
+        keys = jax.random.split(key, epochs)
+        (params, _), losses = jax.lax.scan(epoch, (params, opt.init(params)), keys)
+        return params, losses
+
+    return jax.jit(train)
+
+
+def jax_accuracy(model: nn.Module, params, data) -> float:
+    logits = model.apply({"params": params}, data["x"])
+    return float(jnp.mean(jnp.argmax(logits, -1) == data["y"]))
+
+
+def bench_jnn(train, test, epochs: int, repeats: int):
+    """Rows for ``jnn.fit`` and jitted ``jnn.run``."""
+    model = jnn.static.MLP(features=FEATURES, activation="relu")
+    learner = jnn.train.gradient_learner(
+        model, jnn.train.classification_loss(model), optax.adam(LR)
+    )
+    per_epoch = (len(train["y"]) // BATCH) * BATCH
+
+    def fit(i):
+        key = jax.random.key(i)
+        kw = dict(key=key, epochs=epochs, batch_size=BATCH, progress=False)
+        return jnn.train.fit(learner, train, **kw).state
+
+    run = jax.jit(
+        lambda k: jnn.train.run(learner, train, key=k, epochs=epochs, batch_size=BATCH)
+    )
+    rows = []
+    for name, fn in [("jnn.fit", fit), ("jnn.run", lambda i: run(jax.random.key(i)))]:
+        t = h.time_calls(fn, repeats)
+        states = [r if name == "jnn.fit" else r.state for r in t.results]
+        accs = [float(learner.evaluate(s, test)["accuracy"]) for s in states]
+        rows.append(row(name, t, per_epoch * epochs, accs))
+    return rows
+
+
+def bench_hand_jax(train, test, epochs: int, repeats: int):
+    model = jnn.static.MLP(features=FEATURES, activation="relu")
+    trainer = hand_jax_trainer(model, epochs=epochs, batch_size=BATCH, lr=LR)
+    t = h.time_calls(
+        lambda i: trainer(jax.random.key(i), train["x"], train["y"]), repeats
+    )
+    accs = [jax_accuracy(model, params, test) for params, _ in t.results]
+    per_epoch = (len(train["y"]) // BATCH) * BATCH
+    return row("hand-JAX", t, per_epoch * epochs, accs)
+
+
+def bench_torch(train, test, epochs: int, repeats: int):
+    import torch
+
+    x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
+    xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
+    kw = dict(epochs=epochs, batch_size=BATCH, lr=LR)
+    t = h.time_calls(lambda i: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats)
+    t.first = None  # no compilation: the warm-up is just excluded
+    accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
+    per_epoch = (len(y) // BATCH) * BATCH
+    return row("torch", t, per_epoch * epochs, accs)
+
+
+def bench_sklearn(train, test, epochs: int, repeats: int):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    def fit(i):
+        clf = MLPClassifier(
+            hidden_layer_sizes=FEATURES[:-1],
+            activation="relu",
+            solver="adam",
+            alpha=0.0,
+            batch_size=BATCH,
+            learning_rate_init=LR,
+            max_iter=epochs,
+            tol=0.0,
+            n_iter_no_change=epochs + 1,
+            shuffle=True,
+            random_state=i,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(train["x"], train["y"])
+        assert clf.n_iter_ == epochs, clf.n_iter_
+        return clf
+
+    t = h.time_calls(fit, repeats)
+    t.first = None
+    accs = [float(c.score(test["x"], test["y"])) for c in t.results]
+    # scikit-learn also trains on each epoch's last, partial batch.
+    return row("sklearn", t, len(train["y"]) * epochs, accs)
+
+
+def row(impl: str, t: h.Timing, samples: int, accs: list[float]) -> h.Row:
+    return h.Row(
+        WORKLOAD,
+        impl,
+        samples / t.median,
+        t.compile,
+        statistics.mean(accs),
+        extra={
+            "samples_per_run": samples,
+            "first_call_s": t.first,
+            "times_s": t.times,
+            "test_accs": accs,
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs (JAX)")
+    parser.add_argument(
+        "--slow-repeats",
+        type=int,
+        default=None,
+        help="timed runs for torch and sklearn (default: --repeats)",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="10 epochs, 2 repeats: a quick check"
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.repeats = 10, 2
+    slow_repeats = args.slow_repeats or args.repeats
+    threads = h.set_torch_threads()
+
+    data = jnn.data.load("digits", seed=0)
+    # Put the data on the device once, outside the timed region.
+    train = {k: np.asarray(v) for k, v in data.train.items()}
+    test = {k: np.asarray(v) for k, v in data.test.items()}
+    train_dev = jax.device_put(train)
+    test_dev = jax.device_put(test)
+
+    # JAX first: torch's and OpenBLAS's spinning worker threads would otherwise
+    # compete with XLA's for the cores.
+    rows = bench_jnn(train_dev, test_dev, args.epochs, args.repeats)
+    rows.append(bench_hand_jax(train_dev, test_dev, args.epochs, args.repeats))
+    if threads is not None:
+        rows.append(bench_torch(train, test, args.epochs, slow_repeats))
+    else:
+        print("torch not installed: pip install torch==2.13.0 (skipping)")
+    rows.append(bench_sklearn(train, test, args.epochs, slow_repeats))
+
+    info = h.machine_info()
+    title = (
+        f"{WORKLOAD}, batch {BATCH}, Adam {LR:g}, {args.epochs} epochs; "
+        f"median of {args.repeats} (torch/sklearn {slow_repeats}) after warm-up; "
+        f"{info['cpu_count']} CPUs, jax {info['jax_backend']}, "
+        f"torch threads {threads}"
+    )
+    h.print_table(rows, title)
+    speed = {r.impl: r.samples_per_s for r in rows}
+    ratios = {
+        f"jnn.fit/{k}": speed["jnn.fit"] / v for k, v in speed.items() if k != "jnn.fit"
+    }
+    print("  ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    payload = {
+        "workload": WORKLOAD,
+        "config": {**vars(args), "slow_repeats": slow_repeats, "batch": BATCH},
+        "machine": info,
+        "rows": rows,
+        "ratios": ratios,
+    }
+    name = "mlp_smoke" if args.smoke else "mlp"
+    print(f"wrote {h.write_json(name, payload)}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
