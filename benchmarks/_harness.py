@@ -124,6 +124,56 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMonitor:
+    """Measures how much CPU other processes used while the benchmark ran.
+
+    Other processes on a small machine (a test suite, a build) distort every
+    timing; this compares the system's busy CPU time (``/proc/stat``) with this
+    process's own (``os.times``) between ``start()`` and ``stop()``.
+    """
+
+    def start(self) -> CpuMonitor:
+        """Record the counters now."""
+        self._t0 = time.perf_counter()
+        self._busy0 = _busy_seconds()
+        times = os.times()
+        self._own0 = times.user + times.system
+        return self
+
+    def stop(self) -> dict[str, float | None]:
+        """Wall seconds and the fraction of all CPUs used by other processes."""
+        wall = time.perf_counter() - self._t0
+        busy = _busy_seconds()
+        times = os.times()
+        own = times.user + times.system - self._own0
+        if busy is None or self._busy0 is None:
+            return {"wall_s": wall, "other_cpu_fraction": None}
+        other = max(busy - self._busy0 - own, 0.0)
+        fraction = other / (wall * (os.cpu_count() or 1))
+        return {"wall_s": wall, "other_cpu_fraction": round(fraction, 3)}
+
+
+def warn_if_busy(usage: dict[str, float | None], limit: float = 0.05) -> None:
+    """Print a warning if other processes used more than ``limit`` of the CPUs."""
+    fraction = usage.get("other_cpu_fraction")
+    if fraction is not None and fraction > limit:
+        print(
+            f"WARNING: other processes used {100 * fraction:.0f}% of the CPUs "
+            "during the benchmark: timings are unreliable, rerun on an idle machine."
+        )
+
+
 def set_torch_threads() -> int | None:
     """Set torch's intra-op threads to the CPU count; return it (None: no torch)."""
     try:

@@ -27,10 +27,13 @@ def _is_key(leaf: Any) -> bool:
 
 
 def _to_saveable(tree: Any) -> dict[str, Any]:
+    # Orbax refuses zero-size arrays; they carry no data and are rebuilt from
+    # the template on restore.
     leaves = jax.tree.leaves(tree)
     return {
         f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
         for i, leaf in enumerate(leaves)
+        if leaf.size
     }
 
 
@@ -87,14 +90,16 @@ class Checkpointer:
                 "folder."
             )
         leaves, treedef = jax.tree.flatten(template)
-        restored = [
-            jax.random.wrap_key_data(
-                item["carry"][f"{i:05d}"], impl=jax.random.key_impl(t)
-            )
-            if _is_key(t)
-            else item["carry"][f"{i:05d}"]
-            for i, t in enumerate(leaves)
-        ]
+        saved = item["carry"]
+        restored = []
+        for i, leaf in enumerate(leaves):
+            if not leaf.size:
+                restored.append(leaf)
+            elif _is_key(leaf):
+                impl = jax.random.key_impl(leaf)
+                restored.append(jax.random.wrap_key_data(saved[f"{i:05d}"], impl=impl))
+            else:
+                restored.append(saved[f"{i:05d}"])
         return jax.tree.unflatten(treedef, restored)
 
     def close(self) -> None:

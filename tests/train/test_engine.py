@@ -38,12 +38,16 @@ def test_fit_learns_iris_and_matches_run(key):
     assert result.reason == "epochs" and result.epochs == 60
     assert learner_accuracy(result.state, IRIS.test) >= 0.85  # chance: 0.33
     assert result.history["loss"][-1] < 0.3 * result.history["loss"][0]
-    ran = jax.jit(lambda k: run(LEARNER, IRIS.train, key=k, epochs=60, batch_size=16,
-                                val=IRIS.val))(key)
+    ran = jax.jit(
+        lambda k: run(
+            LEARNER, IRIS.train, key=k, epochs=60, batch_size=16, val=IRIS.val
+        )
+    )(key)
     assert int(ran.n_epochs) == 60
     tree_allclose(result.state.params, ran.state.params, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result.history["val_loss"], ran.history["val_loss"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        result.history["val_loss"], ran.history["val_loss"], rtol=1e-5
+    )
 
 
 def learner_accuracy(state, data):
@@ -51,8 +55,15 @@ def learner_accuracy(state, data):
 
 
 def test_history_has_per_epoch_records(key):
-    result = fit(LEARNER, IRIS.train, key=key, epochs=5, batch_size=32, val=IRIS.val,
-                 stop=max_epochs(3))
+    result = fit(
+        LEARNER,
+        IRIS.train,
+        key=key,
+        epochs=5,
+        batch_size=32,
+        val=IRIS.val,
+        stop=max_epochs(3),
+    )
     h = result.history
     assert result.reason == "max_epochs" and result.epochs == 3
     np.testing.assert_array_equal(h["epoch"], [0, 1, 2])
@@ -98,15 +109,25 @@ def test_vmap_over_seeds_equals_separate_runs(key):
     batched = jax.jit(jax.vmap(one))(keys)
     single = jax.jit(one)
     for i in range(3):
-        tree_allclose(jax.tree.map(lambda x: x[i], batched.state.params),
-                      single(keys[i]).state.params, rtol=1e-5, atol=1e-6)
+        tree_allclose(
+            jax.tree.map(lambda x: x[i], batched.state.params),
+            single(keys[i]).state.params,
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 def test_vmap_over_learning_rates_and_per_run_stopping(key):
     def train(lr):
         learner = gradient_learner(MODEL, classification_loss(MODEL), optax.sgd(lr))
-        return run(learner, IRIS.train, key=key, epochs=200, batch_size=None,
-                   stop=relative_loss_change_below(1e-2))
+        return run(
+            learner,
+            IRIS.train,
+            key=key,
+            epochs=200,
+            batch_size=None,
+            stop=relative_loss_change_below(1e-2),
+        )
 
     out = jax.jit(jax.vmap(train))(jnp.array([0.01, 1.0]))
     epochs = np.asarray(out.n_epochs)
@@ -122,8 +143,14 @@ def test_relative_loss_change_fires_on_diabetes(key):
     model = jnn.static.MLP(features=(8, 1), activation="tanh")
     learner = gradient_learner(model, regression_loss(model), optax.sgd(0.1))
     eps = 1e-3
-    result = fit(learner, data.train, key=key, epochs=2000, batch_size=None,
-                 stop=any_of(relative_loss_change_below(eps), max_epochs(2000)))
+    result = fit(
+        learner,
+        data.train,
+        key=key,
+        epochs=2000,
+        batch_size=None,
+        stop=any_of(relative_loss_change_below(eps), max_epochs(2000)),
+    )
     assert result.reason == "relative_loss_change_below"
     fired = result.history["stop:relative_loss_change_below"]
     assert fired[-1] and not fired[:-1].any()
@@ -140,8 +167,14 @@ def test_gradient_norm_criterion_full_batch(key):
     # Softmax regression on iris is convex: the full gradient goes to zero.
     model = jnn.static.MLP(features=(3,))
     learner = gradient_learner(model, classification_loss(model), optax.sgd(0.5))
-    result = fit(learner, IRIS.train, key=key, epochs=3000, batch_size=None,
-                 stop=gradient_norm_below(0.02))
+    result = fit(
+        learner,
+        IRIS.train,
+        key=key,
+        epochs=3000,
+        batch_size=None,
+        stop=gradient_norm_below(0.02),
+    )
     g = result.history["grad_norm"]
     assert result.reason == "gradient_norm_below" and g[-1] < 0.02 <= g[-2]
     # The recorded norm is the norm of the full-batch gradient (an independent
@@ -156,8 +189,15 @@ def test_validation_patience_restores_best_weights(key):
     data = load("breast_cancer")
     model = jnn.static.MLP(features=(256, 256, 2), activation="relu")
     learner = gradient_learner(model, classification_loss(model), optax.adam(3e-3))
-    result = fit(learner, data.train, key=key, epochs=300, batch_size=32,
-                 val=data.val, stop=validation_patience(8))
+    result = fit(
+        learner,
+        data.train,
+        key=key,
+        epochs=300,
+        batch_size=32,
+        val=data.val,
+        stop=validation_patience(8),
+    )
     assert result.reason == "validation_patience"
     val = result.history["val_loss"]
     best = int(np.argmin(val))
@@ -208,14 +248,31 @@ def test_progress_bar_only_when_asked(key, capsys):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"train": {"x": np.zeros((5, 4), np.float32), "y": np.zeros(4, np.int32)}},
-         ValueError, "share their first dimension"),
-        ({"train": {"x": np.full((5, 4), np.nan, np.float32),
-                    "y": np.zeros(5, np.int32)}}, ValueError, "NaN"),
-        ({"train": {"x": np.zeros((0, 4), np.float32), "y": np.zeros(0, np.int32)}},
-         ValueError, "non-empty"),
-        ({"train": {"x": np.array([["a"] * 4] * 5), "y": np.zeros(5, np.int32)}},
-         TypeError, "numeric"),
+        (
+            {"train": {"x": np.zeros((5, 4), np.float32), "y": np.zeros(4, np.int32)}},
+            ValueError,
+            "share their first dimension",
+        ),
+        (
+            {
+                "train": {
+                    "x": np.full((5, 4), np.nan, np.float32),
+                    "y": np.zeros(5, np.int32),
+                }
+            },
+            ValueError,
+            "NaN",
+        ),
+        (
+            {"train": {"x": np.zeros((0, 4), np.float32), "y": np.zeros(0, np.int32)}},
+            ValueError,
+            "non-empty",
+        ),
+        (
+            {"train": {"x": np.array([["a"] * 4] * 5), "y": np.zeros(5, np.int32)}},
+            TypeError,
+            "numeric",
+        ),
         ({"train": [np.zeros((5, 4))]}, TypeError, "dict of arrays"),
         ({"batch_size": 1000}, ValueError, "must not exceed"),
         ({"batch_size": 0}, ValueError, "batch_size"),
@@ -227,8 +284,13 @@ def test_progress_bar_only_when_asked(key, capsys):
     ],
 )
 def test_bad_input_is_rejected_before_training(kwargs, error, match):
-    args = {"train": IRIS.train, "key": jax.random.key(0), "epochs": 2,
-            "batch_size": 16, **kwargs}
+    args = {
+        "train": IRIS.train,
+        "key": jax.random.key(0),
+        "epochs": 2,
+        "batch_size": 16,
+        **kwargs,
+    }
     with pytest.raises(error, match=match):
         fit(LEARNER, **args)
 

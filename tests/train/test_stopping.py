@@ -50,8 +50,9 @@ def test_validation_patience_counts_and_keeps_best_state():
 
 
 def test_validation_patience_max_mode_and_no_restore():
-    stop = stopping.validation_patience(2, metric="val_accuracy", mode="max",
-                                        restore_best=False)
+    stop = stopping.validation_patience(
+        2, metric="val_accuracy", mode="max", restore_best=False
+    )
     fired, st = drive(stop, [{"val_accuracy": a} for a in (0.5, 0.9, 0.8, 0.85)])
     np.testing.assert_array_equal(fired[:, 0], [0, 0, 0, 1])
     last = {"w": jnp.ones(2)}
@@ -59,30 +60,40 @@ def test_validation_patience_max_mode_and_no_restore():
 
 
 def test_any_of_reports_each_criterion():
-    stop = stopping.any_of(stopping.max_epochs(4), stopping.gradient_norm_below(0.1),
-                           stopping.max_epochs(2))
+    stop = stopping.any_of(
+        stopping.max_epochs(4),
+        stopping.gradient_norm_below(0.1),
+        stopping.max_epochs(2),
+    )
     assert stop.names == ("max_epochs", "gradient_norm_below", "max_epochs_2")
     assert set(stop.requires) == {"epoch", "grad_norm"}
     fired, _ = drive(stop, [{"grad_norm": g} for g in (1.0, 0.05, 1.0, 1.0)])
-    np.testing.assert_array_equal(
-        fired, [[0, 0, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]])
+    np.testing.assert_array_equal(fired, [[0, 0, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]])
 
 
 def test_criteria_are_jittable():
-    stop = stopping.any_of(stopping.relative_loss_change_below(1e-3),
-                           stopping.validation_patience(2))
+    stop = stopping.any_of(
+        stopping.relative_loss_change_below(1e-3), stopping.validation_patience(2)
+    )
     state = {"w": jnp.zeros(3)}
-    rec = {"epoch": jnp.int32(0), "loss": jnp.float32(1.0), "val_loss": jnp.float32(2.0)}
+    rec = {
+        "epoch": jnp.int32(0),
+        "loss": jnp.float32(1.0),
+        "val_loss": jnp.float32(2.0),
+    }
     s, f = jax.jit(stop.update)(stop.init(state), rec, state)
     assert f.shape == (2,) and f.dtype == jnp.bool_
 
 
 @pytest.mark.parametrize(
     ("factory", "arg", "error"),
-    [(stopping.max_epochs, 0, ValueError), (stopping.max_epochs, 2.5, TypeError),
-     (stopping.gradient_norm_below, -1.0, ValueError),
-     (stopping.relative_loss_change_below, float("nan"), ValueError),
-     (stopping.validation_patience, 0, ValueError)],
+    [
+        (stopping.max_epochs, 0, ValueError),
+        (stopping.max_epochs, 2.5, TypeError),
+        (stopping.gradient_norm_below, -1.0, ValueError),
+        (stopping.relative_loss_change_below, float("nan"), ValueError),
+        (stopping.validation_patience, 0, ValueError),
+    ],
 )
 def test_bad_arguments(factory, arg, error):
     with pytest.raises(error, match="must be"):

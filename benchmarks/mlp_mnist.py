@@ -1,0 +1,179 @@
+"""Benchmark: the 784-300-100-10 MLP on MNIST, jnn against PyTorch, and GFLOP/s.
+
+Both implementations train ``784 -> 300 -> 100 -> 10`` (ReLU, softmax
+cross-entropy) on ``jnn.data.load("mnist", seed=0)`` (55,000 training rows,
+standardised) with Adam (learning rate 1e-3) at batch 128, dropping the last
+``55000 % 128`` examples of every shuffled epoch:
+
+* ``jnn.fit``: :func:`jnn.train.fit` with ``jnn.static.MLP((300, 100, 10))``.
+* ``torch``: a plain PyTorch CPU loop (``torch.optim.Adam``, manual shuffled
+  batching of tensors).
+
+A timed run is one whole training of ``--epochs`` epochs from a fresh
+initialisation; samples/s is ``epochs x 54,912 / run time``, median of
+``--repeats`` runs after one warm-up run (whose extra time is jnn's compile
+time). Test accuracy (official 10,000-image test set) is the mean over the
+timed runs, i.e. after ``--epochs`` epochs.
+
+GFLOP/s: a training step costs about ``6 x W`` FLOPs per sample, ``W`` being
+the number of weights in the weight matrices (266,200): 2 for the forward
+multiply-adds, 4 for the backward ones (gradients of the inputs and of the
+weights); biases, activations, the loss and Adam are ignored. The achieved rate
+is compared with a jitted float32 ``jnp.dot`` of two 1024x1024 matrices
+(``2 x 1024^3`` FLOPs) timed in the same process.
+
+Run::
+
+    .venv/bin/python benchmarks/mlp_mnist.py          # ~1 minute on 2 cores
+    .venv/bin/python benchmarks/mlp_mnist.py --smoke  # a few seconds
+
+Results go to ``benchmarks/results/mlp_mnist.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import _harness as h
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jnn
+
+WORKLOAD = "mnist 784-300-100-10"
+FEATURES = (300, 100, 10)
+BATCH = 128
+LR = 1e-3
+DOT_N = 1024
+
+
+def weight_count(n_inputs: int, features: tuple[int, ...]) -> int:
+    """Entries of the weight matrices (no biases)."""
+    widths = (n_inputs, *features)
+    return sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def dot_gflops(repeats: int) -> tuple[float, list[float]]:
+    """GFLOP/s of a jitted float32 ``jnp.dot`` of two DOT_N x DOT_N matrices."""
+    ka, kb = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(ka, (DOT_N, DOT_N), jnp.float32)
+    b = jax.random.normal(kb, (DOT_N, DOT_N), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    t = h.time_calls(lambda _: dot(a, b), repeats)
+    return 2 * DOT_N**3 / t.median / 1e9, t.times
+
+
+def bench_jnn(train, test, epochs: int, repeats: int):
+    model = jnn.static.MLP(features=FEATURES, activation="relu")
+    learner = jnn.train.gradient_learner(
+        model, jnn.train.classification_loss(model), optax.adam(LR)
+    )
+
+    def fit(i):
+        kw = dict(key=jax.random.key(i), epochs=epochs, batch_size=BATCH)
+        return jnn.train.fit(learner, train, progress=False, **kw).state
+
+    t = h.time_calls(fit, repeats)
+    accs = [float(learner.evaluate(s, test)["accuracy"]) for s in t.results]
+    return row("jnn.fit", t, epochs * (len(train["y"]) // BATCH) * BATCH, accs)
+
+
+def bench_torch(train, test, epochs: int, repeats: int):
+    import torch
+
+    x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
+    xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
+    kw = dict(epochs=epochs, batch_size=BATCH, lr=LR)
+    t = h.time_calls(lambda i: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats)
+    t.first = None  # no compilation: the warm-up is just excluded
+    accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
+    return row("torch", t, epochs * (len(y) // BATCH) * BATCH, accs)
+
+
+def row(impl: str, t: h.Timing, samples: int, accs: list[float]) -> h.Row:
+    return h.Row(
+        WORKLOAD,
+        impl,
+        samples / t.median,
+        t.compile,
+        statistics.mean(accs),
+        extra={
+            "samples_per_run": samples,
+            "first_call_s": t.first,
+            "times_s": t.times,
+            "test_accs": accs,
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="8192 training rows, 1 epoch, 1 repeat: a quick check",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.repeats = 1, 1
+    threads = h.set_torch_threads()
+    monitor = h.CpuMonitor().start()
+
+    data = jnn.data.load("mnist", seed=0)
+    train = {k: np.asarray(v) for k, v in data.train.items()}
+    test = {k: np.asarray(v) for k, v in data.test.items()}
+    if args.smoke:
+        train = {k: v[:8192] for k, v in train.items()}
+    n_weights = weight_count(train["x"].shape[1], FEATURES)
+    flops_per_sample = 6 * n_weights
+
+    # JAX first, with the data put on the device once outside the timed region.
+    peak, dot_times = dot_gflops(3 if args.smoke else 20)
+    train_dev, test_dev = jax.device_put(train), jax.device_put(test)
+    rows = [bench_jnn(train_dev, test_dev, args.epochs, args.repeats)]
+    if threads is not None:
+        rows.append(bench_torch(train, test, args.epochs, args.repeats))
+    else:
+        print("torch not installed: pip install torch==2.13.0 (skipping)")
+    for r in rows:
+        gflops = r.samples_per_s * flops_per_sample / 1e9
+        r.extra.update(gflops=gflops, fraction_of_dot=gflops / peak)
+
+    info = h.machine_info()
+    info["cpu_usage"] = monitor.stop()
+    title = (
+        f"{WORKLOAD}, batch {BATCH}, Adam {LR:g}, {args.epochs} epochs/run; "
+        f"median of {args.repeats} runs after warm-up; {info['cpu_count']} CPUs, "
+        f"jax {info['jax_backend']}, torch threads {threads}"
+    )
+    h.print_table(rows, title)
+    print(
+        f"jnp.dot {DOT_N}x{DOT_N} float32: {peak:.1f} GFLOP/s (median of "
+        f"{len(dot_times)}); training FLOPs/sample = 6 x {n_weights:,} weights"
+    )
+    for r in rows:
+        print(
+            f"  {r.impl:8s} {r.extra['gflops']:7.1f} GFLOP/s = "
+            f"{100 * r.extra['fraction_of_dot']:.0f}% of jnp.dot"
+        )
+    h.warn_if_busy(info["cpu_usage"])
+    payload = {
+        "workload": WORKLOAD,
+        "config": {**vars(args), "batch": BATCH, "lr": LR},
+        "machine": info,
+        "dot": {"n": DOT_N, "gflops": peak, "times_s": dot_times},
+        "flops_per_sample": flops_per_sample,
+        "rows": rows,
+    }
+    name = "mlp_mnist_smoke" if args.smoke else "mlp_mnist"
+    print(f"wrote {h.write_json(name, payload)}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
