@@ -33,12 +33,8 @@ def main(checkpoint_dir: str, out: str) -> None:
         progress=False,
     )
     leaves = jax.tree.leaves(result.state)
-    np.savez(
-        out,
-        epochs=result.epochs,
-        *[np.asarray(x) for x in leaves],
-        val_loss=result.history["val_loss"],
-    )
+    arrays = {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    np.savez(out, epochs=result.epochs, val_loss=result.history["val_loss"], **arrays)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ def test_vmap_over_seeds_equals_separate_runs(key):
     single = jax.jit(one)
     for i in range(3):
         tree_allclose(
-            jax.tree.map(lambda x: x[i], batched.state.params),
+            jax.tree.map(lambda x, i=i: x[i], batched.state.params),
             single(keys[i]).state.params,
             rtol=1e-5,
             atol=1e-6,
