@@ -49,18 +49,23 @@ BATCH = 64
 LR = 1e-3
 
 
-def hand_jax_trainer(model: nn.Module, *, epochs: int, batch_size: int, lr: float):
-    """The whole training as one jitted function ``train(key, x, y) -> params``.
+def hand_jax_trainer(
+    model: nn.Module, *, epochs: int, batch_size: int, lr: float, metrics: bool
+):
+    """The whole training as one jitted function ``train(key, x, y)``.
 
     ``lax.scan`` over epochs (one permutation each, its ``n // batch_size``
-    full batches) around ``lax.scan`` over the batches; returns the final
-    parameters and the mean training loss of every epoch.
+    full batches) around ``lax.scan`` over the batches. Returns the final
+    parameters and the mean training loss of every epoch; with ``metrics``,
+    also the per-step accuracy and global gradient norm that jnn's
+    ``gradient_learner`` records (to separate their cost from the engine's).
     """
     opt = optax.adam(lr)
 
     def loss_fn(params, xb, yb):
         logits = model.apply({"params": params}, xb)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == yb)
 
     def train(key, x, y):
         n = x.shape[0]
@@ -70,18 +75,22 @@ def hand_jax_trainer(model: nn.Module, *, epochs: int, batch_size: int, lr: floa
 
         def step(carry, rows):
             params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, x[rows], y[rows])
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (loss, accuracy), grads = grad_fn(params, x[rows], y[rows])
             updates, opt_state = opt.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            out = {"loss": loss}
+            if metrics:
+                out.update(accuracy=accuracy, grad_norm=optax.global_norm(grads))
+            return (optax.apply_updates(params, updates), opt_state), out
 
         def epoch(carry, epoch_key):
             perm = jax.random.permutation(epoch_key, n)[: steps * batch_size]
-            carry, losses = jax.lax.scan(step, carry, perm.reshape(steps, -1))
-            return carry, losses.mean()
+            carry, out = jax.lax.scan(step, carry, perm.reshape(steps, -1))
+            return carry, jax.tree.map(jnp.mean, out)
 
         keys = jax.random.split(key, epochs)
-        (params, _), losses = jax.lax.scan(epoch, (params, opt.init(params)), keys)
-        return params, losses
+        (params, _), history = jax.lax.scan(epoch, (params, opt.init(params)), keys)
+        return params, history
 
     return jax.jit(train)
 
@@ -116,15 +125,17 @@ def bench_jnn(train, test, epochs: int, repeats: int):
     return rows
 
 
-def bench_hand_jax(train, test, epochs: int, repeats: int):
+def bench_hand_jax(train, test, epochs: int, repeats: int, metrics: bool = False):
     model = jnn.static.MLP(features=FEATURES, activation="relu")
-    trainer = hand_jax_trainer(model, epochs=epochs, batch_size=BATCH, lr=LR)
+    kw = dict(epochs=epochs, batch_size=BATCH, lr=LR, metrics=metrics)
+    trainer = hand_jax_trainer(model, **kw)
     t = h.time_calls(
         lambda i: trainer(jax.random.key(i), train["x"], train["y"]), repeats
     )
     accs = [jax_accuracy(model, params, test) for params, _ in t.results]
     per_epoch = (len(train["y"]) // BATCH) * BATCH
-    return row("hand-JAX", t, per_epoch * epochs, accs)
+    name = "hand-JAX+metrics" if metrics else "hand-JAX"
+    return row(name, t, per_epoch * epochs, accs)
 
 
 def bench_torch(train, test, epochs: int, repeats: int):
@@ -205,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.epochs, args.repeats = 10, 2
     slow_repeats = args.slow_repeats or args.repeats
     threads = h.set_torch_threads()
+    monitor = h.CpuMonitor().start()
 
     data = jnn.data.load("digits", seed=0)
     # Put the data on the device once, outside the timed region.
@@ -217,6 +229,9 @@ def main(argv: list[str] | None = None) -> dict:
     # compete with XLA's for the cores.
     rows = bench_jnn(train_dev, test_dev, args.epochs, args.repeats)
     rows.append(bench_hand_jax(train_dev, test_dev, args.epochs, args.repeats))
+    rows.append(
+        bench_hand_jax(train_dev, test_dev, args.epochs, args.repeats, metrics=True)
+    )
     if threads is not None:
         rows.append(bench_torch(train, test, args.epochs, slow_repeats))
     else:
@@ -224,6 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append(bench_sklearn(train, test, args.epochs, slow_repeats))
 
     info = h.machine_info()
+    info["cpu_usage"] = monitor.stop()
     title = (
         f"{WORKLOAD}, batch {BATCH}, Adam {LR:g}, {args.epochs} epochs; "
         f"median of {args.repeats} (torch/sklearn {slow_repeats}) after warm-up; "
@@ -236,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"jnn.fit/{k}": speed["jnn.fit"] / v for k, v in speed.items() if k != "jnn.fit"
     }
     print("  ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    h.warn_if_busy(info["cpu_usage"])
     payload = {
         "workload": WORKLOAD,
         "config": {**vars(args), "slow_repeats": slow_repeats, "batch": BATCH},
