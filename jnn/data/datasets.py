@@ -227,7 +227,7 @@ def load(
     Example:
       >>> ds = load("iris", seed=0)
       >>> ds.train["x"].shape, ds.info["n_classes"]
-      ((99, 4), 3)
+      ((96, 4), 3)
     """
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"`name` must be one of {DATASETS}; got {name!r}.")

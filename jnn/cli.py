@@ -1,0 +1,128 @@
+"""Command line: ``jnn list``, ``jnn run NAME``, ``jnn tour``.
+
+``jnn tour`` runs every registered demo at its default size and writes a table
+(printed with rich), the demos' PNG plots and a ``report.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from jnn.demos import Demo, DemoConfig, DemoResult, get, registry
+
+
+def _table(rows: list[tuple[Demo, DemoResult, float]]) -> Table:
+    table = Table(title="jnn tour")
+    for column in ("demo", "chapter", "data set", "metric", "value", "time (s)"):
+        table.add_column(
+            column, justify="right" if column in ("value", "time (s)") else "left"
+        )
+    for demo, result, seconds in rows:
+        table.add_row(
+            demo.name,
+            demo.chapter,
+            result.dataset,
+            result.metric,
+            f"{result.value:.4g}",
+            f"{seconds:.1f}",
+        )
+    return table
+
+
+def _report(rows: list[tuple[Demo, DemoResult, float]], out: Path, total: float):
+    lines = [
+        "# jnn tour",
+        "",
+        f"Total time: {total:.1f} s.",
+        "",
+        "| demo | chapter | data set | metric | value | time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for demo, r, seconds in rows:
+        lines.append(
+            f"| {demo.name} | {demo.chapter} | {r.dataset} | {r.metric} | "
+            f"{r.value:.4g} | {seconds:.1f} |"
+        )
+    lines.append("")
+    for demo, r, _ in rows:
+        lines += [f"## {demo.name}", "", demo.description + ".", "", r.summary, ""]
+        lines += [f"![{f.name}]({f.relative_to(out)})" for f in r.figures]
+        lines.append("")
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run_demo(demo: Demo, config: DemoConfig) -> tuple[DemoResult, float]:
+    """Run one demo, returning its result and wall time in seconds."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = demo.run(config)
+    return result, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``jnn`` command."""
+    parser = argparse.ArgumentParser(prog="jnn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the registered demos")
+    run_p = sub.add_parser("run", help="run one demo")
+    run_p.add_argument("name")
+    run_p.add_argument("--epochs", type=int, default=None)
+    tour_p = sub.add_parser("tour", help="run every demo, write report.md")
+    for p in (run_p, tour_p):
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", type=Path, default=Path("jnn-output"))
+        p.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
+    args = parser.parse_args(argv)
+    console = Console()
+
+    if args.command == "list":
+        table = Table(title="jnn demos")
+        for column in ("name", "chapter", "description"):
+            table.add_column(column)
+        for demo in registry().values():
+            table.add_row(demo.name, demo.chapter, demo.description)
+        console.print(table)
+        return 0
+
+    if args.command == "run":
+        if args.epochs is not None and args.epochs <= 0:
+            parser.error(f"--epochs must be a positive int; got {args.epochs}")
+        try:
+            demo = get(args.name)
+        except ValueError as err:
+            parser.error(str(err))
+        config = DemoConfig(args.out, args.seed, args.epochs, args.smoke)
+        result, seconds = run_demo(demo, config)
+        console.print(_table([(demo, result, seconds)]))
+        console.print(result.summary)
+        for figure in result.figures:
+            console.print(f"wrote {figure}")
+        return 0
+
+    rows = []
+    start = time.perf_counter()
+    for demo in registry().values():
+        console.print(f"[bold]{demo.name}[/bold]: {demo.description} ...")
+        config = DemoConfig(args.out, args.seed, None, args.smoke)
+        result, seconds = run_demo(demo, config)
+        console.print(
+            f"  {result.metric} = {result.value:.4g} ({seconds:.1f} s); "
+            f"{result.summary}"
+        )
+        rows.append((demo, result, seconds))
+    total = time.perf_counter() - start
+    console.print(_table(rows))
+    console.print(f"total {total:.1f} s; report: {_report(rows, args.out, total)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

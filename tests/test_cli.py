@@ -1,0 +1,44 @@
+"""The command line: list, run, tour (smoke sizes)."""
+
+import pytest
+
+from jnn import cli
+from jnn.demos import registry
+
+
+def test_list_shows_every_demo(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    names = list(registry())
+    assert len(names) >= 7
+    assert all(name in out for name in names)
+
+
+def test_unknown_demo_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["run", "no-such-demo"])
+    assert err.value.code == 2
+    assert "unknown demo 'no-such-demo'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "mlp-digits", "--epochs", "0"])
+
+
+def test_run_writes_plots(tmp_path, capsys):
+    assert (
+        cli.main(["run", "stopping-diabetes", "--epochs", "30", "--out", str(tmp_path)])
+        == 0
+    )
+    png = tmp_path / "stopping_diabetes.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "stopped by" in capsys.readouterr().out
+
+
+def test_tour_smoke_writes_report_and_every_figure(tmp_path, capsys):
+    assert cli.main(["tour", "--smoke", "--out", str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    for name in registry():
+        assert f"| {name} |" in report
+    figures = sorted(tmp_path.glob("*.png"))
+    assert len(figures) >= len(registry())
+    assert all(f.read_bytes()[:4] == b"\x89PNG" for f in figures)
+    assert all(f"]({f.name})" in report for f in figures)

@@ -1,0 +1,19 @@
+"""The docstring examples run as written."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "jnn.data.datasets",
+    "jnn.data.graphs",
+    "jnn.static.mlp",
+    "jnn.train.learner",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), raise_on_error=False)
+    assert result.attempted > 0 and result.failed == 0
