@@ -4,7 +4,6 @@ import runpy
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -21,7 +20,7 @@ def test_every_example_is_tested():
 
 def test_mlp_mnist_smoke(tmp_path, monkeypatch):
     result = run_example("static/mlp_mnist.py", tmp_path, monkeypatch)
-    assert result["test_accuracy"] > 0.8  # 2,000 images, 1 epoch; chance is 0.1
+    assert result["test_accuracy"] > 0.6  # 15 steps on 2,000 images; chance 0.1
     assert (tmp_path / "jnn-output" / "mlp_mnist_loss.png").exists()
 
 
