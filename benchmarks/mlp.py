@@ -22,7 +22,7 @@ call's time minus that median. Test accuracy is the mean over the timed runs.
 
 Run::
 
-    .venv/bin/python benchmarks/mlp.py            # ~1-2 minutes on 2 cores
+    .venv/bin/python benchmarks/mlp.py            # ~30 s on 2 cores
     .venv/bin/python benchmarks/mlp.py --smoke    # a few seconds
 
 Results go to ``benchmarks/results/mlp.json``.

@@ -24,7 +24,7 @@ is compared with a jitted float32 ``jnp.dot`` of two 1024x1024 matrices
 
 Run::
 
-    .venv/bin/python benchmarks/mlp_mnist.py          # ~1 minute on 2 cores
+    .venv/bin/python benchmarks/mlp_mnist.py          # ~30 s on 2 cores
     .venv/bin/python benchmarks/mlp_mnist.py --smoke  # a few seconds
 
 Results go to ``benchmarks/results/mlp_mnist.json``.
