@@ -25,7 +25,7 @@ from jnn.train.loop import (
     _Plan,
 )
 from jnn.train.parallel import placement
-from jnn.train.progress import EpochProgress
+from jnn.train.progress import EpochProgress, progress_wanted
 from jnn.train.stopping import Stop, never
 
 
@@ -64,7 +64,12 @@ def fit(
     devices: Sequence[jax.Device] | None = None,
     throw: bool = True,
 ) -> FitResult:
-    """Train ``learner`` on ``train``, one compiled call per epoch.
+    """Train ``learner`` on ``train``: compiled epochs driven from Python.
+
+    Every epoch is compiled code (a ``lax.scan`` over the shuffled mini-batches
+    on the device); Python runs between calls only, once per epoch when the
+    progress bar is shown, once per ``checkpoint_every`` epochs when
+    checkpointing, else once per 10 epochs.
 
     Args:
       learner: the learning rule, e.g. from :func:`gradient_learner`.
@@ -104,10 +109,11 @@ def fit(
     train = jax.device_put(dict(train), where.replicated)
     val = None if val is None else jax.device_put(dict(val), where.replicated)
     key = jax.device_put(key, where.replicated)
-    show = EpochProgress(epochs, 0, progress).enabled
-    # One compiled call per epoch when the bar shows every epoch; otherwise a
-    # call runs `checkpoint_every` (or 10) epochs, to save the per-call overhead.
-    chunk = 1 if show else (checkpoint_every if checkpoint_dir else 10)
+    show = progress_wanted(progress)
+    # Epochs per compiled call: one when the bar shows every epoch, else 10 to
+    # save the per-call overhead. With checkpoints, always `checkpoint_every`,
+    # so that a resumed run executes exactly the same compiled code.
+    chunk = checkpoint_every if checkpoint_dir else (1 if show else 10)
     init_fn, epoch_fn = _compiled(plan, where.replicated, chunk)
     carry = init_fn(train, val, key)
     _check_requires(plan.stop, carry.history)
@@ -125,9 +131,9 @@ def fit(
         with EpochProgress(
             epochs, per_epoch * chunk, show, start=int(carry.epoch)
         ) as bar:
-            # Epoch e+1 is dispatched before epoch e is read back, so the host's
-            # bookkeeping overlaps the device's work; once epoch e is `done`, the
-            # look-ahead epoch is dropped.
+            # The next call is dispatched before this one is read back, so the
+            # host's bookkeeping overlaps the device's work; once a carry is
+            # `done`, the look-ahead call is a no-op and its result is dropped.
             ahead = epoch_fn(carry, train, val, train_key)
             while not bool(carry.done):
                 carry, ahead = ahead, epoch_fn(ahead, train, val, train_key)

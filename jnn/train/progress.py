@@ -19,6 +19,11 @@ from rich.progress import (
 )
 
 
+def progress_wanted(progress: bool | None) -> bool:
+    """Whether to show the bar: ``progress`` if given, else "stdout is a tty"."""
+    return sys.stdout.isatty() if progress is None else bool(progress)
+
+
 class EpochProgress:
     """Context manager that shows one line of training progress.
 
@@ -32,7 +37,7 @@ class EpochProgress:
     def __init__(
         self, total: int, examples_per_epoch: int, enabled: bool | None, start: int = 0
     ):
-        self.enabled = sys.stdout.isatty() if enabled is None else bool(enabled)
+        self.enabled = progress_wanted(enabled)
         self.examples = examples_per_epoch
         self.total, self.start = total, start
         self._last = time.perf_counter()

@@ -69,10 +69,10 @@ def gradient_norm_below(eps: float, *, metric: str = "grad_norm") -> Stop:
     """Fire when the gradient norm ``||g(W)||`` drops below ``eps`` (S2, 1).
 
     The record's ``grad_norm`` is the epoch mean of the mini-batch gradient
-    norms; with full-batch training (``batch_size=None``) it is exactly the
-    norm of the gradient of the training error. With mini-batches it is an
-    upper bound of the norm of the mean gradient (triangle inequality), so the
-    criterion never fires early.
+    norms. With full-batch training (``batch_size=None``) that is exactly the
+    norm of the gradient of the training error. With mini-batches it is at
+    least the norm of the epoch's mean gradient (triangle inequality), and the
+    mini-batch noise keeps it above zero: use a larger ``eps`` or full batches.
     """
     check_positive_float(eps, "eps")
     return _stateless("gradient_norm_below", (metric,), lambda r: r[metric] < eps)
