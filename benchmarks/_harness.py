@@ -338,3 +338,30 @@ def torch_accuracy(model, x, y) -> float:
     model.eval()
     with torch.no_grad():
         return float((model(x).argmax(dim=1) == y).float().mean())
+
+
+def training_row(
+    workload: str, impl: str, t: Timing, samples: int, accs: list[float]
+) -> Row:
+    """The table row of one implementation's timed trainings.
+
+    Args:
+      workload: what was trained.
+      impl: implementation name.
+      t: the timings of its whole trainings (from :func:`time_calls`).
+      samples: training examples processed by one training.
+      accs: test accuracy of each timed training.
+    """
+    return Row(
+        workload,
+        impl,
+        samples / t.median,
+        t.compile,
+        statistics.mean(accs),
+        extra={
+            "samples_per_run": samples,
+            "first_call_s": t.first,
+            "times_s": t.times,
+            "test_accs": accs,
+        },
+    )

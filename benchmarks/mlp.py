@@ -31,7 +31,6 @@ Results go to ``benchmarks/results/mlp.json``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import warnings
 
 import _harness as h
@@ -121,7 +120,7 @@ def bench_jnn(train, test, epochs: int, repeats: int):
         t = h.time_calls(fn, repeats)
         states = [r if name == "jnn.fit" else r.state for r in t.results]
         accs = [float(learner.evaluate(s, test)["accuracy"]) for s in states]
-        rows.append(row(name, t, per_epoch * epochs, accs))
+        rows.append(h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs))
     return rows
 
 
@@ -135,7 +134,7 @@ def bench_hand_jax(train, test, epochs: int, repeats: int, metrics: bool = False
     accs = [jax_accuracy(model, params, test) for params, _ in t.results]
     per_epoch = (len(train["y"]) // BATCH) * BATCH
     name = "hand-JAX+metrics" if metrics else "hand-JAX"
-    return row(name, t, per_epoch * epochs, accs)
+    return h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs)
 
 
 def bench_torch(train, test, epochs: int, repeats: int):
@@ -148,7 +147,7 @@ def bench_torch(train, test, epochs: int, repeats: int):
     t.first = None  # no compilation: the warm-up is just excluded
     accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
     per_epoch = (len(y) // BATCH) * BATCH
-    return row("torch", t, per_epoch * epochs, accs)
+    return h.training_row(WORKLOAD, "torch", t, per_epoch * epochs, accs)
 
 
 def bench_sklearn(train, test, epochs: int, repeats: int):
@@ -179,23 +178,7 @@ def bench_sklearn(train, test, epochs: int, repeats: int):
     t.first = None
     accs = [float(c.score(test["x"], test["y"])) for c in t.results]
     # scikit-learn also trains on each epoch's last, partial batch.
-    return row("sklearn", t, len(train["y"]) * epochs, accs)
-
-
-def row(impl: str, t: h.Timing, samples: int, accs: list[float]) -> h.Row:
-    return h.Row(
-        WORKLOAD,
-        impl,
-        samples / t.median,
-        t.compile,
-        statistics.mean(accs),
-        extra={
-            "samples_per_run": samples,
-            "first_call_s": t.first,
-            "times_s": t.times,
-            "test_accs": accs,
-        },
-    )
+    return h.training_row(WORKLOAD, "sklearn", t, len(train["y"]) * epochs, accs)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -33,7 +33,6 @@ Results go to ``benchmarks/results/mlp_mnist.json``.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import _harness as h
 import jax
@@ -78,7 +77,9 @@ def bench_jnn(train, test, epochs: int, repeats: int):
 
     t = h.time_calls(fit, repeats)
     accs = [float(learner.evaluate(s, test)["accuracy"]) for s in t.results]
-    return row("jnn.fit", t, epochs * (len(train["y"]) // BATCH) * BATCH, accs)
+    return h.training_row(
+        WORKLOAD, "jnn.fit", t, epochs * (len(train["y"]) // BATCH) * BATCH, accs
+    )
 
 
 def bench_torch(train, test, epochs: int, repeats: int):
@@ -90,22 +91,8 @@ def bench_torch(train, test, epochs: int, repeats: int):
     t = h.time_calls(lambda i: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats)
     t.first = None  # no compilation: the warm-up is just excluded
     accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
-    return row("torch", t, epochs * (len(y) // BATCH) * BATCH, accs)
-
-
-def row(impl: str, t: h.Timing, samples: int, accs: list[float]) -> h.Row:
-    return h.Row(
-        WORKLOAD,
-        impl,
-        samples / t.median,
-        t.compile,
-        statistics.mean(accs),
-        extra={
-            "samples_per_run": samples,
-            "first_call_s": t.first,
-            "times_s": t.times,
-            "test_accs": accs,
-        },
+    return h.training_row(
+        WORKLOAD, "torch", t, epochs * (len(y) // BATCH) * BATCH, accs
     )
 
 

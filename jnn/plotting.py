@@ -59,3 +59,19 @@ def curves(
         ax.set_yscale("log")
     ax.legend()
     return save(fig, path)
+
+
+def loss_history(
+    history: Mapping[str, Sequence[float]],
+    path: Path,
+    *,
+    title: str,
+    ylabel: str = "cross-entropy",
+    log: bool = True,
+    marks: Mapping[str, int] | None = None,
+) -> Path:
+    """Plot a ``fit`` history's training loss and, if recorded, validation loss."""
+    series = {"train": history["loss"]}
+    if "val_loss" in history:
+        series["validation"] = history["val_loss"]
+    return curves(series, path, title=title, ylabel=ylabel, log=log, marks=marks)

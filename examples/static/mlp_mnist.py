@@ -52,12 +52,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     seconds = time.perf_counter() - start
     test = learner.evaluate(result.state, data.test)
-    plotting.curves(
-        {"train": result.history["loss"], "validation": result.history["val_loss"]},
+    plotting.loss_history(
+        result.history,
         args.out / "mlp_mnist_loss.png",
         title="784-300-100-10 on MNIST",
-        ylabel="cross-entropy",
-        log=True,
     )
     accuracy = float(test["accuracy"])
     print(

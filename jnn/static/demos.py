@@ -59,12 +59,10 @@ def mlp_digits(config: DemoConfig) -> DemoResult:
         stop=validation_patience(20),
     )
     best = int(np.argmin(chosen.history["val_loss"]))
-    fig = plotting.curves(
-        {"train": chosen.history["loss"], "validation": chosen.history["val_loss"]},
+    fig = plotting.loss_history(
+        chosen.history,
         config.out / "mlp_digits_loss.png",
         title="MLP 64-64-10 on digits",
-        ylabel="cross-entropy",
-        log=True,
         marks={"best (restored)": best},
     )
     refit_epochs = max(best + 1, 1) if config.smoke else max(best + 1, 100)
@@ -121,12 +119,10 @@ def mlp_mnist(config: DemoConfig) -> DemoResult:
         val=ds.val,
     )
     test = learner.evaluate(result.state, ds.test)
-    fig = plotting.curves(
-        {"train": result.history["loss"], "validation": result.history["val_loss"]},
+    fig = plotting.loss_history(
+        result.history,
         config.out / "mlp_mnist_loss.png",
         title="MLP 784-300-100-10 on MNIST",
-        ylabel="cross-entropy",
-        log=True,
     )
     error = 100 * (1 - float(test["accuracy"]))
     return DemoResult(
@@ -186,12 +182,10 @@ def patience_breast_cancer(config: DemoConfig) -> DemoResult:
         stop=validation_patience(10),
     )
     best = int(np.argmin(result.history["val_loss"]))
-    fig = plotting.curves(
-        {"train": result.history["loss"], "validation": result.history["val_loss"]},
+    fig = plotting.loss_history(
+        result.history,
         config.out / "patience_breast_cancer.png",
-        log=True,
         title="Validation patience (10) on breast_cancer",
-        ylabel="cross-entropy",
         marks={"restored": best, result.reason: result.epochs - 1},
     )
     test = float(learner.evaluate(result.state, ds.test)["accuracy"])
