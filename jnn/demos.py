@@ -1,6 +1,6 @@
 """The demo registry behind ``jnn list | run NAME | tour``.
 
-Each chapter registers its demos in its own ``demos`` module with
+Each chapter registers its demos in its own ``demos*`` modules with
 :func:`register`; a demo is a function ``demo(config) -> DemoResult`` that
 trains on real data, writes its plots into ``config.out`` and returns one
 headline number. ``config.smoke`` asks for a seconds-long run (used by tests).
@@ -9,13 +9,20 @@ headline number. ``config.smoke`` asks for a seconds-long run (used by tests).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import pkgutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-#: Chapter modules that register demos (imported on first use).
-CHAPTERS = ("jnn.static.demos",)
+
+def demo_modules() -> Iterator[str]:
+    """Names of the modules that register demos: every ``jnn.*.demos*``."""
+    import jnn
+
+    for info in pkgutil.walk_packages(jnn.__path__, "jnn."):
+        if info.name.rsplit(".", 1)[-1].startswith("demos"):
+            yield info.name
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def register(name: str, chapter: str, description: str):
 
 def registry() -> dict[str, Demo]:
     """All demos of all chapters, by name, in registration order."""
-    for module in CHAPTERS:
+    for module in demo_modules():
         importlib.import_module(module)
     return dict(_REGISTRY)
 

@@ -18,9 +18,11 @@ from jnn.train.loop import FitResult, RunResult, TrainingDiverged, run
 from jnn.train.losses import classification_loss, regression_loss
 from jnn.train.stopping import (
     Stop,
+    absolute_change_below,
     any_of,
     gradient_norm_below,
     max_epochs,
+    metric_below,
     relative_loss_change_below,
     validation_patience,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "Learner",
     "RunResult",
     "Stop",
+    "absolute_change_below",
     "TrainState",
     "TrainingDiverged",
     "any_of",
@@ -38,6 +41,7 @@ __all__ = [
     "gradient_learner",
     "gradient_norm_below",
     "max_epochs",
+    "metric_below",
     "regression_loss",
     "relative_loss_change_below",
     "run",

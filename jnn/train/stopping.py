@@ -98,6 +98,36 @@ def relative_loss_change_below(eps: float, *, metric: str = "loss") -> Stop:
     return Stop(("relative_loss_change_below",), (metric,), init, update, _keep)
 
 
+def absolute_change_below(eps: float, *, metric: str) -> Stop:
+    """Fire when ``|m(n) - m(n-1)| < eps`` for the record entry ``metric``.
+
+    The convergence test of EM and variational Bayes (scikit-learn's ``tol`` on
+    the mean log-likelihood or lower bound); the first epoch never fires.
+    """
+    check_positive_float(eps, "eps")
+
+    def init(learner_state):
+        return jnp.array(jnp.nan, jnp.float32)
+
+    def update(previous, record, learner_state):
+        current = record[metric].astype(jnp.float32)
+        fired = jnp.abs(current - previous) < eps  # False while previous is NaN
+        return current, fired[None]
+
+    return Stop(("absolute_change_below",), (metric,), init, update, _keep)
+
+
+def metric_below(threshold: float, *, metric: str) -> Stop:
+    """Fire when the record entry ``metric`` is at most ``threshold``.
+
+    For learners that report their own convergence measure, e.g. the squared
+    shift of k-means centres (``metric="center_shift"``) or a target error.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise TypeError(f"`threshold` must be a number; got {threshold!r}.")
+    return _stateless("metric_below", (metric,), lambda r: r[metric] <= threshold)
+
+
 class PatienceState(NamedTuple):
     """State of :func:`validation_patience`."""
 

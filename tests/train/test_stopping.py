@@ -105,3 +105,17 @@ def test_bad_mode_and_any_of():
         stopping.validation_patience(3, mode="best")
     with pytest.raises(TypeError, match="any_of"):
         stopping.any_of("max_epochs")
+
+
+def test_absolute_change_below():
+    records = [{"ll": v} for v in (-10.0, -5.0, -4.9995, -4.9)]
+    fired, _ = drive(stopping.absolute_change_below(1e-3, metric="ll"), records)
+    np.testing.assert_array_equal(fired[:, 0], [False, False, True, False])
+
+
+def test_metric_below():
+    records = [{"center_shift": v} for v in (1.0, 1e-5, 0.0)]
+    fired, _ = drive(stopping.metric_below(1e-4, metric="center_shift"), records)
+    np.testing.assert_array_equal(fired[:, 0], [False, True, True])
+    with pytest.raises(TypeError, match="`threshold`"):
+        stopping.metric_below("small", metric="center_shift")
