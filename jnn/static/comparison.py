@@ -1,0 +1,186 @@
+"""Model comparison under the guiding principles of curriculum S0.
+
+* Occam's razor: among the models whose validation error is within
+  ``tolerance`` of the best, prefer the one with the fewest parameters.
+* No Free Lunch (Wolpert 1996): averaged over all problems no learner beats
+  another, so over a handful of real data sets the winner changes; the table
+  shows it.
+
+A *model* here is a name and a function ``fit(train, val, key) -> Fitted``;
+``Fitted`` holds a ``predict(x) -> predictions`` function and the number of
+fitted parameters (for memory-based models such as PNN, the stored numbers).
+:func:`mlp_model` adapts :class:`jnn.static.MLP`; any other learner can be
+wrapped in a few lines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from jnn._checks import check_fraction
+from jnn.data.datasets import Dataset
+from jnn.static.mlp import MLP
+from jnn.train import (
+    classification_loss,
+    fit,
+    gradient_learner,
+    regression_loss,
+    validation_patience,
+)
+
+
+class Fitted(NamedTuple):
+    """A trained model: ``predict(x: (n, d)) -> (n,)`` labels or values."""
+
+    predict: Callable[[np.ndarray], np.ndarray]
+    n_params: int
+
+
+ModelFit = Callable[[dict, dict, jax.Array], Fitted]
+
+
+class Row(NamedTuple):
+    """One (model, data set) cell of the comparison."""
+
+    model: str
+    dataset: str
+    n_params: int
+    train_error: float
+    val_error: float
+    test_error: float
+    seconds: float
+
+
+class Comparison(NamedTuple):
+    """Result of :func:`compare`.
+
+    Attributes:
+      rows: one :class:`Row` per model and data set.
+      occam: per data set, the simplest model within tolerance of the best
+        validation error.
+      best: per data set, the model with the lowest test error.
+      no_free_lunch: True when no single model has the lowest test error
+        (ties included) on every data set.
+    """
+
+    rows: list[Row]
+    occam: dict[str, str]
+    best: dict[str, str]
+    no_free_lunch: bool
+
+    def markdown(self) -> str:
+        """The table as Markdown (errors: 1 - accuracy, or MSE for regression)."""
+        lines = ["| data set | model | params | train err | val err | test err | s |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            mark = " (Occam)" if self.occam[r.dataset] == r.model else ""
+            lines.append(f"| {r.dataset} | {r.model}{mark} | {r.n_params} | "
+                         f"{r.train_error:.4f} | {r.val_error:.4f} | "
+                         f"{r.test_error:.4f} | {r.seconds:.2f} |")
+        return "\n".join(lines)
+
+
+def error(dataset: Dataset, predictions: np.ndarray, split: dict) -> float:
+    """Classification error rate, or mean squared error for regression."""
+    y = np.asarray(split["y"])
+    predictions = np.asarray(predictions)
+    if dataset.info["task"] == "regression":
+        return float(np.mean((predictions.reshape(y.shape) - y) ** 2))
+    return float(np.mean(predictions != y))
+
+
+def mlp_model(
+    hidden: Sequence[int] = (32,),
+    *,
+    activation: str = "relu",
+    learning_rate: float = 1e-2,
+    epochs: int = 300,
+    batch_size: int = 32,
+    patience: int = 30,
+) -> Callable[[Dataset], ModelFit]:
+    """An MLP contestant: Adam, validation patience (best weights restored).
+
+    Returns a factory ``(dataset) -> fit`` because the output layer depends on
+    the data set (classes or one regression output).
+    """
+
+    def for_dataset(dataset: Dataset) -> ModelFit:
+        regression = dataset.info["task"] == "regression"
+        n_out = 1 if regression else dataset.info["n_classes"]
+        model = MLP(features=(*hidden, n_out), activation=activation,
+                    kernel_init="he" if activation == "relu" else "xavier")
+        loss = regression_loss(model) if regression else classification_loss(model)
+        learner = gradient_learner(model, loss, optax.adam(learning_rate))
+
+        def fit_mlp(train: dict, val: dict, key: jax.Array) -> Fitted:
+            batch = min(batch_size, len(train["y"]))
+            result = fit(learner, train, key=key, epochs=epochs, batch_size=batch,
+                         val=val, stop=validation_patience(patience))
+            params = result.state.params
+
+            def predict(x):
+                out = np.asarray(model.apply({"params": params}, x))
+                return out[:, 0] if regression else out.argmax(axis=-1)
+
+            size = sum(int(p.size) for p in jax.tree.leaves(params))
+            return Fitted(predict, size)
+
+        return fit_mlp
+
+    return for_dataset
+
+
+def compare(
+    models: Mapping[str, Callable[[Dataset], ModelFit]],
+    datasets: Mapping[str, Dataset],
+    *,
+    key: jax.Array,
+    tolerance: float = 0.01,
+) -> Comparison:
+    """Train every model on every data set; report errors, sizes and times.
+
+    Args:
+      models: ``{name: factory}``, each ``factory(dataset) -> fit`` with
+        ``fit(train, val, key) -> Fitted`` (see :func:`mlp_model`).
+      datasets: ``{name: jnn.data.Dataset}`` (fixed splits).
+      key: PRNG key; every (model, data set) pair gets its own fold-in.
+      tolerance: Occam's tolerance on the validation error (absolute).
+
+    Returns:
+      A :class:`Comparison`.
+
+    Raises:
+      ValueError: no models or no data sets, or a bad tolerance.
+    """
+    if not models or not datasets:
+        raise ValueError("`models` and `datasets` must each hold at least one entry.")
+    check_fraction(tolerance, "tolerance")
+    rows = []
+    for d_index, (d_name, dataset) in enumerate(datasets.items()):
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"`datasets[{d_name!r}]` must be a jnn.data.Dataset.")
+        for m_index, (m_name, factory) in enumerate(models.items()):
+            pair_key = jax.random.fold_in(jax.random.fold_in(key, d_index), m_index)
+            start = time.perf_counter()
+            fitted = factory(dataset)(dataset.train, dataset.val, pair_key)
+            seconds = time.perf_counter() - start
+            errors = [error(dataset, fitted.predict(s["x"]), s)
+                      for s in (dataset.train, dataset.val, dataset.test)]
+            rows.append(Row(m_name, d_name, fitted.n_params, *errors, seconds))
+    occam, best, winners = {}, {}, []
+    for d_name in datasets:
+        cells = [r for r in rows if r.dataset == d_name]
+        best_val = min(r.val_error for r in cells)
+        near = [r for r in cells if r.val_error <= best_val + tolerance]
+        occam[d_name] = min(near, key=lambda r: (r.n_params, r.val_error)).model
+        best[d_name] = min(cells, key=lambda r: r.test_error).model
+        lowest = min(r.test_error for r in cells)
+        winners.append({r.model for r in cells if r.test_error <= lowest})
+    # No Free Lunch: no model is (jointly) best on every data set.
+    return Comparison(rows, occam, best, not set.intersection(*winners))
