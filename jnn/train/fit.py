@@ -12,7 +12,7 @@ import numpy as np
 
 from jnn._checks import check_positive_int
 from jnn.train.checkpoint import Checkpointer
-from jnn.train.learner import Batch, Learner
+from jnn.train.learner import Batch, Learner, PyTree
 from jnn.train.loop import (
     Carry,
     FitResult,
@@ -63,6 +63,7 @@ def fit(
     progress: bool | None = None,
     devices: Sequence[jax.Device] | None = None,
     throw: bool = True,
+    init_state: PyTree | None = None,
 ) -> FitResult:
     """Train ``learner`` on ``train``: compiled epochs driven from Python.
 
@@ -93,6 +94,8 @@ def fit(
       throw: raise :class:`TrainingDiverged` when the loss becomes non-finite
         (the exception's ``.result`` holds the last good state); if False,
         return that result with ``reason="diverged"``.
+      init_state: start from this learner state instead of ``learner.init``
+        (warm start; e.g. given initial centres or weights).
 
     Returns:
       A :class:`FitResult` ``(state, history, reason, epochs)``.
@@ -115,7 +118,7 @@ def fit(
     # so that a resumed run executes exactly the same compiled code.
     chunk = checkpoint_every if checkpoint_dir else (1 if show else 10)
     init_fn, epoch_fn = _compiled(plan, where.replicated, chunk)
-    carry = init_fn(train, val, key)
+    carry = init_fn(train, val, key, init_state)
     _check_requires(plan.stop, carry.history)
     _, train_key = jax.random.split(key)
 

@@ -175,13 +175,16 @@ def _epoch(plan: _Plan, carry: Carry, train, val, key) -> Carry:
     )
 
 
-def _init_carry(plan: _Plan, train, val, key) -> Carry:
+def _init_carry(plan: _Plan, train, val, key, init_state=None) -> Carry:
     """Initial learner state, criteria state and an empty (NaN) history."""
     init_key, train_key = jax.random.split(key)
-    first = (
-        train if plan.batch_size is None else take(train, jnp.arange(plan.batch_size))
-    )
-    state = plan.learner.init(init_key, first)
+    if init_state is None:
+        first = train
+        if plan.batch_size is not None:
+            first = take(train, jnp.arange(plan.batch_size))
+        state = plan.learner.init(init_key, first)
+    else:
+        state = init_state
     zero = jnp.zeros((), jnp.int32)
     _, record = jax.eval_shape(
         functools.partial(_record, plan), state, train, val, train_key, zero
@@ -252,6 +255,7 @@ def run(
     batch_size: int | None = None,
     val: Batch | None = None,
     stop: Stop | None = None,
+    init_state: PyTree | None = None,
 ) -> RunResult:
     """Train on the device from start to stop, as one pure function.
 
@@ -273,6 +277,9 @@ def run(
       batch_size: examples per mini-batch; None for full-batch updates.
       val: optional validation data (same entries as ``train``).
       stop: optional stopping criterion (see :mod:`jnn.train.stopping`).
+      init_state: start from this learner state instead of ``learner.init``
+        (warm starts, given initial centres or weights); being an argument,
+        not a closure, it does not cause recompilation.
 
     Returns:
       A :class:`RunResult`.
@@ -280,7 +287,7 @@ def run(
     n = _check_inputs(learner, train, val, epochs, batch_size, stop)
     _check_key(key)
     plan = _Plan(learner, stop or never(), n, batch_size, epochs, lambda b: b)
-    carry = _init_carry(plan, train, val, key)
+    carry = _init_carry(plan, train, val, key, init_state)
     _check_requires(plan.stop, carry.history)
     _, train_key = jax.random.split(key)
     carry = jax.lax.while_loop(

@@ -302,3 +302,21 @@ def test_bad_learner_arguments():
         gradient_learner(MODEL, classification_loss(MODEL), 1e-3)
     with pytest.raises(TypeError, match="`learner`"):
         fit(LEARNER.update, IRIS.train, key=jax.random.key(0), epochs=1)
+
+
+def test_init_state_starts_from_the_given_state_without_recompiling(key):
+    traces = []
+
+    def update(state, batch, key):
+        traces.append(1)
+        return state + 1.0, {"loss": 1.0 / (1.0 + state)}
+
+    learner = Learner(lambda key, batch: jnp.float32(0.0), update)
+    a = fit(learner, IRIS.train, key=key, epochs=3, init_state=jnp.float32(10.0))
+    n_traces = len(traces)
+    b = fit(learner, IRIS.train, key=key, epochs=3, init_state=jnp.float32(20.0))
+    assert float(a.state) == 13.0 and float(b.state) == 23.0
+    assert len(traces) == n_traces
+    np.testing.assert_allclose(a.history["loss"], [1 / 11, 1 / 12, 1 / 13], rtol=1e-6)
+    ran = run(learner, IRIS.train, key=key, epochs=2, init_state=jnp.float32(5.0))
+    assert float(ran.state) == 7.0
