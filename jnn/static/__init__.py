@@ -7,8 +7,28 @@ Public API (this issue: S1-S3, the MLP trained by back-propagation):
   initial_gradient_norms   per-layer gradient norms at initialisation
   seed_spread              final errors of many seeds trained in one vmap
   compare, mlp_model       S0: errors, sizes, times; Occam's choice; No Free Lunch
+  kmeans, kmeans_fit       S9: Lloyd k-means learner; n_init restarts in one vmap
+  rbf_fit, rbf_predict     S8/S9: two-stage RBF network (k-means, widths, ridge/LMS)
+  RBFNet, rbf_gradient_learner  S8: end-to-end gradient-trained RBF network
+  som, som_batch, som_fit  S1: Kohonen SOM (online/batch learners, MiniSom semantics)
+  som_fit_seeds            S1: many SOM seeds in one vmapped call
+  quantization_error, topographic_error, u_matrix, hit_map, best_matching_unit
+                           S1: SOM metrics (MiniSom's definitions)
+  gmm_em, gmm_fit          S6: EM for Gaussian mixtures, with missing data (NaN)
+  gmm_log_likelihood       S6: mean/per-row log-likelihood, NaN marginalised out
+  vb_gmm, vb_gmm_fit       S7: variational Bayes mixture, pruned components
+  prbf, prbf_fit, prbf_predict_proba, prbf_predict
+                           S5: probabilistic RBF network (shared kernels, EM)
+  pnn, pnn_fit, pnn_predict_proba, pnn_predict, pnn_select_sigma
+                           S5: Specht's probabilistic neural network (Parzen)
+  expected_calibration_error, reliability_diagram   S5: calibration (Guo et al.)
 """
 
+from jnn.static.calibration import (
+    ReliabilityDiagram,
+    expected_calibration_error,
+    reliability_diagram,
+)
 from jnn.static.comparison import Comparison, Fitted, compare, mlp_model
 from jnn.static.diagnostics import (
     SeedSpread,
@@ -16,7 +36,69 @@ from jnn.static.diagnostics import (
     layer_gradient_norms,
     seed_spread,
 )
+from jnn.static.kmeans import (
+    KMeansResult,
+    KMeansState,
+    assign_clusters,
+    kmeans,
+    kmeans_convergence,
+    kmeans_fit,
+    kmeans_plus_plus,
+    lloyd_step,
+)
+from jnn.static.mixture import (
+    GMMParams,
+    GMMResult,
+    gmm_em,
+    gmm_fit,
+    gmm_log_likelihood,
+)
 from jnn.static.mlp import ACTIVATIONS, MLP, kernel_initializer
+from jnn.static.pnn import (
+    PNNState,
+    SigmaSelection,
+    pnn,
+    pnn_fit,
+    pnn_predict,
+    pnn_predict_proba,
+    pnn_select_sigma,
+)
+from jnn.static.prbf import (
+    PRBFParams,
+    prbf,
+    prbf_fit,
+    prbf_predict,
+    prbf_predict_proba,
+)
+from jnn.static.rbf import (
+    LMSState,
+    RBFLayer,
+    RBFNet,
+    RBFParams,
+    gaussian_activations,
+    lms_learner,
+    rbf_classify,
+    rbf_fit,
+    rbf_from_net,
+    rbf_gradient_learner,
+    rbf_net_params,
+    rbf_predict,
+    rbf_widths,
+    ridge_weights,
+)
+from jnn.static.som import SOMState, som, som_batch, som_fit, som_fit_seeds
+from jnn.static.som_metrics import (
+    DECAYS,
+    best_matching_unit,
+    grid_coordinates,
+    hit_map,
+    initial_weights,
+    neighborhood,
+    quantization_error,
+    topographic_error,
+    u_matrix,
+)
+from jnn.static.vb import VBResult, VBState, vb_gmm, vb_gmm_fit
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,4 +112,64 @@ __all__ = [
     "layer_gradient_norms",
     "mlp_model",
     "seed_spread",
+    "KMeansResult",
+    "KMeansState",
+    "assign_clusters",
+    "kmeans",
+    "kmeans_convergence",
+    "kmeans_fit",
+    "kmeans_plus_plus",
+    "lloyd_step",
+    "LMSState",
+    "RBFLayer",
+    "RBFNet",
+    "RBFParams",
+    "gaussian_activations",
+    "lms_learner",
+    "rbf_classify",
+    "rbf_fit",
+    "rbf_from_net",
+    "rbf_gradient_learner",
+    "rbf_net_params",
+    "rbf_predict",
+    "rbf_widths",
+    "ridge_weights",
+    "DECAYS",
+    "SOMState",
+    "best_matching_unit",
+    "grid_coordinates",
+    "hit_map",
+    "initial_weights",
+    "neighborhood",
+    "quantization_error",
+    "som",
+    "som_batch",
+    "som_fit",
+    "som_fit_seeds",
+    "topographic_error",
+    "u_matrix",
+    "GMMParams",
+    "GMMResult",
+    "gmm_em",
+    "gmm_fit",
+    "gmm_log_likelihood",
+    "VBResult",
+    "VBState",
+    "vb_gmm",
+    "vb_gmm_fit",
+    "ReliabilityDiagram",
+    "expected_calibration_error",
+    "reliability_diagram",
+    "PNNState",
+    "SigmaSelection",
+    "pnn",
+    "pnn_fit",
+    "pnn_predict",
+    "pnn_predict_proba",
+    "pnn_select_sigma",
+    "PRBFParams",
+    "prbf",
+    "prbf_fit",
+    "prbf_predict",
+    "prbf_predict_proba",
 ]

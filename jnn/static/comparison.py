@@ -76,13 +76,17 @@ class Comparison(NamedTuple):
 
     def markdown(self) -> str:
         """The table as Markdown (errors: 1 - accuracy, or MSE for regression)."""
-        lines = ["| data set | model | params | train err | val err | test err | s |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| data set | model | params | train err | val err | test err | s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
             mark = " (Occam)" if self.occam[r.dataset] == r.model else ""
-            lines.append(f"| {r.dataset} | {r.model}{mark} | {r.n_params} | "
-                         f"{r.train_error:.4f} | {r.val_error:.4f} | "
-                         f"{r.test_error:.4f} | {r.seconds:.2f} |")
+            lines.append(
+                f"| {r.dataset} | {r.model}{mark} | {r.n_params} | "
+                f"{r.train_error:.4f} | {r.val_error:.4f} | "
+                f"{r.test_error:.4f} | {r.seconds:.2f} |"
+            )
         return "\n".join(lines)
 
 
@@ -113,15 +117,25 @@ def mlp_model(
     def for_dataset(dataset: Dataset) -> ModelFit:
         regression = dataset.info["task"] == "regression"
         n_out = 1 if regression else dataset.info["n_classes"]
-        model = MLP(features=(*hidden, n_out), activation=activation,
-                    kernel_init="he" if activation == "relu" else "xavier")
+        model = MLP(
+            features=(*hidden, n_out),
+            activation=activation,
+            kernel_init="he" if activation == "relu" else "xavier",
+        )
         loss = regression_loss(model) if regression else classification_loss(model)
         learner = gradient_learner(model, loss, optax.adam(learning_rate))
 
         def fit_mlp(train: dict, val: dict, key: jax.Array) -> Fitted:
             batch = min(batch_size, len(train["y"]))
-            result = fit(learner, train, key=key, epochs=epochs, batch_size=batch,
-                         val=val, stop=validation_patience(patience))
+            result = fit(
+                learner,
+                train,
+                key=key,
+                epochs=epochs,
+                batch_size=batch,
+                val=val,
+                stop=validation_patience(patience),
+            )
             params = result.state.params
 
             def predict(x):
@@ -132,6 +146,94 @@ def mlp_model(
             return Fitted(predict, size)
 
         return fit_mlp
+
+    return for_dataset
+
+
+def rbf_model(
+    n_centers: int | None = None, *, width_factor: float = 2.0, ridge: float = 1e-2
+) -> Callable[[Dataset], ModelFit]:
+    """A two-stage RBF network contestant (k-means centres, ridge weights).
+
+    ``n_centers`` defaults to one centre per 4 training examples (at most 300);
+    for classification the output is the arg-max of the ``K`` linear outputs.
+    """
+    from jnn.static.rbf import rbf_fit, rbf_predict
+
+    def for_dataset(dataset: Dataset) -> ModelFit:
+        regression = dataset.info["task"] == "regression"
+
+        def fit_rbf(train: dict, val: dict, key: jax.Array) -> Fitted:
+            n = len(train["y"])
+            m = min(n_centers or min(300, max(10, n // 4)), n)
+            n_out = None if regression else dataset.info["n_classes"]
+            params = rbf_fit(
+                train["x"],
+                train["y"],
+                key=key,
+                n_centers=m,
+                width_factor=width_factor,
+                ridge=ridge,
+                n_outputs=n_out,
+            )
+
+            def predict(x):
+                out = np.asarray(rbf_predict(params, x))
+                return out[:, 0] if regression else out.argmax(axis=-1)
+
+            size = sum(int(p.size) for p in jax.tree.leaves(params))
+            return Fitted(predict, size)
+
+        return fit_rbf
+
+    return for_dataset
+
+
+def pnn_model(sigmas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0)):
+    """Specht's PNN contestant, ``sigma`` chosen on the validation split.
+
+    Its parameter count is the stored training inputs (``n * d``): a PNN
+    memorises the training set.
+    """
+    from jnn.static.pnn import pnn_fit, pnn_predict, pnn_select_sigma
+
+    def for_dataset(dataset: Dataset) -> ModelFit:
+        if dataset.info["task"] == "regression":
+            raise ValueError("pnn_model is a classifier; got a regression data set.")
+        k = dataset.info["n_classes"]
+
+        def fit_pnn(train: dict, val: dict, key: jax.Array) -> Fitted:
+            chosen = pnn_select_sigma(
+                train, val, np.asarray(sigmas, np.float32), n_classes=k
+            )
+            state = pnn_fit(
+                train["x"], train["y"], sigma=float(chosen.sigma), n_classes=k
+            )
+            return Fitted(
+                lambda x: np.asarray(pnn_predict(state, x)), int(state.patterns.size)
+            )
+
+        return fit_pnn
+
+    return for_dataset
+
+
+def prbf_model(n_kernels: int = 20) -> Callable[[Dataset], ModelFit]:
+    """The probabilistic RBF network contestant (shared kernels, EM)."""
+    from jnn.static.prbf import prbf_fit, prbf_predict
+
+    def for_dataset(dataset: Dataset) -> ModelFit:
+        if dataset.info["task"] == "regression":
+            raise ValueError("prbf_model is a classifier; got a regression data set.")
+        k = dataset.info["n_classes"]
+
+        def fit_prbf(train: dict, val: dict, key: jax.Array) -> Fitted:
+            m = min(n_kernels, len(train["y"]))
+            params = prbf_fit(train["x"], train["y"], key=key, n_kernels=m, n_classes=k)
+            size = sum(int(p.size) for p in jax.tree.leaves(params))
+            return Fitted(lambda x: np.asarray(prbf_predict(params, x)), size)
+
+        return fit_prbf
 
     return for_dataset
 
@@ -170,8 +272,10 @@ def compare(
             start = time.perf_counter()
             fitted = factory(dataset)(dataset.train, dataset.val, pair_key)
             seconds = time.perf_counter() - start
-            errors = [error(dataset, fitted.predict(s["x"]), s)
-                      for s in (dataset.train, dataset.val, dataset.test)]
+            errors = [
+                error(dataset, fitted.predict(s["x"]), s)
+                for s in (dataset.train, dataset.val, dataset.test)
+            ]
             rows.append(Row(m_name, d_name, fitted.n_params, *errors, seconds))
     occam, best, winners = {}, {}, []
     for d_name in datasets:

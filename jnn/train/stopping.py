@@ -87,10 +87,10 @@ def relative_loss_change_below(eps: float, *, metric: str = "loss") -> Stop:
     check_positive_float(eps, "eps")
 
     def init(learner_state):
-        return jnp.array(jnp.inf, jnp.float32)
+        return jnp.asarray(jnp.inf)  # default float: float64 when x64 is on
 
     def update(previous, record, learner_state):
-        current = record[metric].astype(jnp.float32)
+        current = record[metric].astype(previous.dtype)
         change = jnp.abs(current - previous) / jnp.abs(previous)
         fired = jnp.isfinite(previous) & (change < eps)
         return current, fired[None]
@@ -107,10 +107,10 @@ def absolute_change_below(eps: float, *, metric: str) -> Stop:
     check_positive_float(eps, "eps")
 
     def init(learner_state):
-        return jnp.array(jnp.nan, jnp.float32)
+        return jnp.asarray(jnp.nan)  # default float: float64 when x64 is on
 
     def update(previous, record, learner_state):
-        current = record[metric].astype(jnp.float32)
+        current = record[metric].astype(previous.dtype)
         fired = jnp.abs(current - previous) < eps  # False while previous is NaN
         return current, fired[None]
 

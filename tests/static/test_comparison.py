@@ -14,8 +14,11 @@ def oracle(wrong_val: int, wrong_test: int, n_params: int):
     def factory(dataset):
         def fit(train, val, key):
             lookup = {}
-            for split, wrong in ((dataset.train, 0), (dataset.val, wrong_val),
-                                 (dataset.test, wrong_test)):
+            for split, wrong in (
+                (dataset.train, 0),
+                (dataset.val, wrong_val),
+                (dataset.test, wrong_test),
+            ):
                 y = split["y"].copy()
                 y[:wrong] = (y[:wrong] + 1) % dataset.info["n_classes"]
                 lookup[split["x"].tobytes()] = y
@@ -40,8 +43,9 @@ def test_occam_picks_the_simplest_model_within_tolerance():
 
 def test_no_free_lunch_flag():
     data = {"iris": load("iris"), "wine": load("wine")}
-    same = compare({"a": oracle(0, 0, 5), "b": oracle(0, 3, 5)}, data,
-                   key=jax.random.key(0))
+    same = compare(
+        {"a": oracle(0, 0, 5), "b": oracle(0, 3, 5)}, data, key=jax.random.key(0)
+    )
     assert not same.no_free_lunch and set(same.best.values()) == {"a"}
 
     def switch(dataset):
@@ -65,7 +69,11 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="at least one"):
         compare({}, {"iris": load("iris")}, key=jax.random.key(0))
     with pytest.raises(ValueError, match="`tolerance`"):
-        compare({"a": oracle(0, 0, 1)}, {"iris": load("iris")},
-                key=jax.random.key(0), tolerance=2.0)
+        compare(
+            {"a": oracle(0, 0, 1)},
+            {"iris": load("iris")},
+            key=jax.random.key(0),
+            tolerance=2.0,
+        )
     with pytest.raises(TypeError, match="jnn.data.Dataset"):
         compare({"a": oracle(0, 0, 1)}, {"iris": {"x": 1}}, key=jax.random.key(0))
