@@ -6,7 +6,8 @@ Public API (this issue: S1-S3, the MLP trained by back-propagation):
   layer_gradient_norms     per-layer ||dE/dW||, a grad_metrics hook
   initial_gradient_norms   per-layer gradient norms at initialisation
   seed_spread              final errors of many seeds trained in one vmap
-  compare, mlp_model       S0: errors, sizes, times; Occam's choice; No Free Lunch
+  compare, mlp_model, rbf_model, pnn_model, prbf_model
+                           S0: errors, sizes, times; Occam's choice; No Free Lunch
   kmeans, kmeans_fit       S9: Lloyd k-means learner; n_init restarts in one vmap
   rbf_fit, rbf_predict     S8/S9: two-stage RBF network (k-means, widths, ridge/LMS)
   RBFNet, rbf_gradient_learner  S8: end-to-end gradient-trained RBF network
@@ -29,7 +30,15 @@ from jnn.static.calibration import (
     expected_calibration_error,
     reliability_diagram,
 )
-from jnn.static.comparison import Comparison, Fitted, compare, mlp_model
+from jnn.static.comparison import (
+    Comparison,
+    Fitted,
+    compare,
+    mlp_model,
+    pnn_model,
+    prbf_model,
+    rbf_model,
+)
 from jnn.static.diagnostics import (
     SeedSpread,
     initial_gradient_norms,
@@ -111,6 +120,9 @@ __all__ = [
     "kernel_initializer",
     "layer_gradient_norms",
     "mlp_model",
+    "pnn_model",
+    "prbf_model",
+    "rbf_model",
     "seed_spread",
     "KMeansResult",
     "KMeansState",

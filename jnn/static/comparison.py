@@ -189,7 +189,7 @@ def rbf_model(
     return for_dataset
 
 
-def pnn_model(sigmas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0)):
+def pnn_model(sigmas: Sequence[float] = tuple(np.geomspace(0.1, 10.0, 15))):
     """Specht's PNN contestant, ``sigma`` chosen on the validation split.
 
     Its parameter count is the stored training inputs (``n * d``): a PNN
@@ -218,8 +218,14 @@ def pnn_model(sigmas: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0)):
     return for_dataset
 
 
-def prbf_model(n_kernels: int = 20) -> Callable[[Dataset], ModelFit]:
-    """The probabilistic RBF network contestant (shared kernels, EM)."""
+def prbf_model(
+    n_kernels: int | None = None, *, variance_floor: float = 1.0
+) -> Callable[[Dataset], ModelFit]:
+    """The probabilistic RBF network contestant (shared spherical kernels, EM).
+
+    ``n_kernels`` defaults to one kernel per 3 training examples (at most
+    400); the variance floor suits standardised inputs.
+    """
     from jnn.static.prbf import prbf_fit, prbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
@@ -228,8 +234,17 @@ def prbf_model(n_kernels: int = 20) -> Callable[[Dataset], ModelFit]:
         k = dataset.info["n_classes"]
 
         def fit_prbf(train: dict, val: dict, key: jax.Array) -> Fitted:
-            m = min(n_kernels, len(train["y"]))
-            params = prbf_fit(train["x"], train["y"], key=key, n_kernels=m, n_classes=k)
+            n = len(train["y"])
+            m = min(n_kernels or min(400, max(4, n // 3)), n)
+            params = prbf_fit(
+                train["x"],
+                train["y"],
+                key=key,
+                n_kernels=m,
+                n_classes=k,
+                covariance="spherical",
+                variance_floor=variance_floor,
+            )
             size = sum(int(p.size) for p in jax.tree.leaves(params))
             return Fitted(lambda x: np.asarray(prbf_predict(params, x)), size)
 

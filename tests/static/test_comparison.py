@@ -77,3 +77,16 @@ def test_bad_arguments():
         )
     with pytest.raises(TypeError, match="jnn.data.Dataset"):
         compare({"a": oracle(0, 0, 1)}, {"iris": {"x": 1}}, key=jax.random.key(0))
+
+
+def test_rbf_pnn_prbf_adapters_learn_wine():
+    from jnn.static import pnn_model, prbf_model, rbf_model
+
+    data = {"wine": load("wine")}
+    models = {"rbf": rbf_model(), "pnn": pnn_model(), "prbf": prbf_model()}
+    result = compare(models, data, key=jax.random.key(0))
+    n_train, d = load("wine").train["x"].shape
+    for row in result.rows:
+        assert row.test_error <= 0.1, row  # chance is ~0.6
+    pnn_row = next(r for r in result.rows if r.model == "pnn")
+    assert pnn_row.n_params == n_train * d  # a PNN stores its training set
