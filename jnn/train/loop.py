@@ -114,18 +114,18 @@ def _train_epoch(plan: _Plan, state: PyTree, train: Batch, key: jax.Array):
         )
         return state, metrics
     rows = epoch_indices(perm_key, plan.n_examples, plan.batch_size)  # [S, B]
-    # One gather per epoch (the shuffled copy, [S, B, ...]) is cheaper than one
-    # per step; step keys are folded in inside the step, so that learners that
-    # ignore their key pay nothing for it (XLA removes the dead computation).
-    shuffled = take(train, rows)
 
+    # Each step gathers its own rows (no shuffled copy of the data set); step
+    # keys are folded in inside the step, so that learners that ignore their
+    # key pay nothing for it (XLA removes the dead computation).
     def step(state, inputs):
-        batch, i = inputs
+        batch_rows, i = inputs
         key = jax.random.fold_in(step_key, i)
-        return plan.learner.update(state, plan.constrain(batch), key)
+        batch = plan.constrain(take(train, batch_rows))
+        return plan.learner.update(state, batch, key)
 
     steps = jnp.arange(rows.shape[0], dtype=jnp.int32)
-    state, metrics = jax.lax.scan(step, state, (shuffled, steps))
+    state, metrics = jax.lax.scan(step, state, (rows, steps))
     return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
 
