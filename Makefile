@@ -31,6 +31,7 @@ bench: $(BIN)/.installed
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/python benchmarks/mlp.py
 	$(BIN)/python benchmarks/mlp_mnist.py
+	$(BIN)/python benchmarks/static.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
