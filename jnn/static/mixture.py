@@ -38,7 +38,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
-from jax.scipy.special import logsumexp
 
 from jnn._checks import check_positive_float, check_positive_int
 from jnn.static.mixture_data import (
@@ -114,6 +113,17 @@ def _variances(params: GMMParams) -> jax.Array:
 def _log_gaussian_diag(x, observed, params):
     """``(n, K)`` log N(x_o; mu_o, diag(var)_oo) summed over observed coordinates."""
     var = _variances(params)
+    if observed is None and x.dtype == jnp.float64:
+        # scikit-learn's expansion, three (n, d) x (d, K) products: fast, and in
+        # float64 its cancellation is harmless (in float32 it is not, below).
+        precision = 1.0 / var
+        quad = (
+            jnp.sum(params.means**2 * precision, axis=1)[None, :]
+            - 2.0 * x @ (params.means * precision).T
+            + (x * x) @ precision.T
+        )
+        log_det = jnp.sum(jnp.log(var), axis=1)[None, :]
+        return -0.5 * (x.shape[1] * LOG_2PI + log_det + quad)
     terms = (x[:, None, :] - params.means[None]) ** 2 / var[None] + jnp.log(var)[None]
     if observed is not None:
         terms = terms * observed[:, None, :]
@@ -200,6 +210,11 @@ def _m_step_full(x, resp, reg_covar, masked: _Masked | None, old: GMMParams):
 
 def _m_step_diag(x, observed, resp, reg_covar, old: GMMParams):
     nk = _counts(resp)
+    if observed is None and x.dtype == jnp.float64:  # scikit-learn's expansion
+        means = resp.T @ x / nk[:, None]
+        second = resp.T @ (x * x) / nk[:, None]
+        var = second - 2.0 * means * (resp.T @ x) / nk[:, None] + means**2
+        return means, var + reg_covar
     if observed is None:
         means = resp.T @ x / nk[:, None]
         sq = (x[:, None, :] - means[None]) ** 2
@@ -226,8 +241,12 @@ def e_step(x, observed, params: GMMParams, kind: str):
     """Responsibilities ``(n, K)``, per-row log-likelihood ``(n,)``, moments."""
     log_prob, masked = _component_log_prob(x, observed, params, kind)
     weighted = log_prob + jnp.log(params.weights)[None, :]
-    norm = logsumexp(weighted, axis=1)
-    return jnp.exp(weighted - norm[:, None]), norm, masked
+    # One pass of exp serves both the normaliser and the responsibilities
+    # (logsumexp followed by exp(weighted - norm) would take two).
+    top = jnp.max(weighted, axis=1)
+    scaled = jnp.exp(weighted - top[:, None])
+    total = jnp.sum(scaled, axis=1)
+    return scaled / total[:, None], top + jnp.log(total), masked
 
 
 def _unpack(batch):

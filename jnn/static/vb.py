@@ -139,7 +139,7 @@ def _m_step(x, resp, prior: VBPrior, reg_covar: float) -> VBState:
     """``q(pi)``, ``q(mu, Lambda)`` from the responsibilities (PRML 10.58-10.63)."""
     nk = jnp.sum(resp, axis=0) + 10 * jnp.finfo(x.dtype).eps
     xk = resp.T @ x / nk[:, None]
-    dev = x[:, None, :] - xk[None]  # (n, K, d)
+    dev = x[:, None, :] - xk[None]  # (n, K, d); unused (dead code) on the fast path
     beta = prior.mean_precision + nk
     means = (prior.mean_precision * prior.mean[None] + nk[:, None] * xk) / beta[:, None]
     nu = prior.degrees_of_freedom + nk
@@ -154,6 +154,12 @@ def _m_step(x, resp, prior: VBPrior, reg_covar: float) -> VBState:
         outer = diff[:, :, None] * diff[:, None, :]
         cov = prior.covariance[None] + scatter + shrink[:, None, None] * outer
         cov = cov / nu[:, None, None]
+    elif x.dtype == jnp.float64:
+        # scikit-learn's expansion: sum_n r_nk (x_n - xk)^2 = r^T x^2 - N_k xk^2,
+        # a matrix product instead of an (n, K, d) array; exact enough in float64.
+        scatter = resp.T @ (x * x) - nk[:, None] * xk**2 + reg_covar * nk[:, None]
+        cov = prior.covariance[None] + scatter + shrink[:, None] * diff**2
+        cov = cov / nu[:, None]
     else:
         scatter = jnp.einsum("nk,nkd->kd", resp, dev**2) + reg_covar * nk[:, None]
         cov = prior.covariance[None] + scatter + shrink[:, None] * diff**2
