@@ -32,6 +32,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/mlp.py
 	$(BIN)/python benchmarks/mlp_mnist.py
 	$(BIN)/python benchmarks/static.py
+	$(BIN)/python benchmarks/hopfield_discrete.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
