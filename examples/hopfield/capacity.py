@@ -19,78 +19,20 @@ from __future__ import annotations
 
 import argparse
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
-import matplotlib
 import numpy as np
 
-import jnn.hopfield as hop
-from jnn import plotting
+# The same studies and figure as `jnn run hopfield-capacity`, at full size.
+from jnn.hopfield.demos_dhnn import basin_study, capacity_study, plot_capacity
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-RULES = {
-    "Hebbian": hop.hebbian,
-    "Storkey": hop.storkey,
-    "pseudo-inverse": hop.pseudo_inverse,
-}
 LOADS = {
     "Hebbian": np.arange(1, 13) * 0.025,
     "Storkey": np.arange(1, 13) * 0.05,
     "pseudo-inverse": np.arange(1, 10) * 0.1,
     "correlated": [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3],
 }
-CORRELATION = 0.4  # overlap with the common parent; pair overlap 0.16
-
-
-def curves(n: int, trials: int, noise: float, key: jax.Array, loads: dict) -> dict:
-    """``{label: CapacityCurve}`` for every rule and for correlated patterns."""
-    run = partial(hop.capacity_curve, n_units=n, trials=trials, noise=noise, key=key)
-    out = {name: run(rule, loads=loads[name]) for name, rule in RULES.items()}
-    correlated = partial(hop.correlated_patterns, correlation=CORRELATION)
-    for name, rule in (
-        ("Hebbian", hop.hebbian),
-        ("orthogonalised", hop.orthogonal_hebbian),
-    ):
-        out[f"{name}, correlated"] = run(
-            rule, loads=loads["correlated"], patterns=correlated
-        )
-    return out
-
-
-def basins(n: int, trials: int, key: jax.Array, distances: np.ndarray) -> dict:
-    """Basin size of one stored pattern vs start distance, each rule, alpha 0.05."""
-    x = hop.random_patterns(key, max(1, round(0.05 * n)), n)
-    return {
-        name: np.asarray(
-            hop.basin_size(rule(x), x[0], distances=distances, key=key, trials=trials)
-        )
-        for name, rule in RULES.items()
-    }
-
-
-def plot(results: dict, fractions: dict, distances, n: int, path: Path) -> Path:
-    """Capacity (random, correlated) and basin panels in one PNG."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for name, c in results.items():
-        ax = axes[1] if "correlated" in name else axes[0]
-        ax.plot(c.alpha, c.mean_overlap, "o-", ms=3, label=name)
-    axes[0].axvline(0.138, ls="--", color="gray", label="alpha_c = 0.138")
-    titles = ("random patterns", f"correlated patterns (c = {CORRELATION})")
-    for ax, title in zip(axes[:2], titles, strict=True):
-        ax.set(xlabel="load alpha = M / N", ylabel="mean final overlap", title=title)
-        ax.legend(fontsize=8)
-    for name, fraction in fractions.items():
-        axes[2].plot(np.asarray(distances) / n, fraction, "o-", ms=3, label=name)
-    axes[2].set(
-        xlabel="start distance d / N", ylabel="fraction recalled", title="alpha = 0.05"
-    )
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"Discrete Hopfield memory, N = {n}")
-    return plotting.save(fig, path)
 
 
 def at(curve, alpha: float) -> float:
@@ -118,12 +60,12 @@ def main(argv: list[str] | None = None) -> dict:
         loads["correlated"] = [0.05]
     key = jax.random.key(args.seed)
     start = time.perf_counter()
-    results = curves(args.n, args.trials, args.noise, key, loads)
+    results = capacity_study(args.n, args.trials, key, noise=args.noise, loads=loads)
     distances = np.arange(0, args.n // 2 + 1, args.n // 20)
-    fractions = basins(args.n, args.trials, key, distances)
+    fractions = basin_study(args.n, args.trials, key, distances)
     seconds = time.perf_counter() - start
-    figure = plot(
-        results, fractions, distances, args.n, args.out / "hopfield_capacity.png"
+    figure = plot_capacity(
+        results, fractions, distances, args.out / "hopfield_capacity.png", args.n
     )
     for name, c in results.items():
         pairs = ", ".join(
