@@ -15,6 +15,13 @@ Public API (discrete Hopfield networks, D6-D11):
   flip_bits              basins (D9), capacity (D11), spurious states (analysis)
   random_patterns, correlated_patterns, orthogonalize, orthogonal_hebbian
                            pattern sets; orthogonalising correlated ones
+
+Continuous Hopfield networks (D1-D5, D7):
+  CHNN, chnn, energy_continuous, vector_field, simulate, output,
+  state_from_output, leak_integral, reached_steady_state, final_state
+                           parameters, energy, dynamics solved with Diffrax (chnn)
+  tour_length, held_karp, two_opt, random_tsp, validate_distances,
+  MAX_HELD_KARP_CITIES   TSP yardsticks: exact DP, 2-opt, random instances (tsp_exact)
 """
 
 from jnn.hopfield.analysis import (
@@ -25,6 +32,18 @@ from jnn.hopfield.analysis import (
     flip_bits,
     spurious_census,
 )
+from jnn.hopfield.chnn import (
+    CHNN,
+    chnn,
+    final_state,
+    leak_integral,
+    output,
+    reached_steady_state,
+    simulate,
+    state_from_output,
+    vector_field,
+)
+from jnn.hopfield.chnn import energy as energy_continuous
 from jnn.hopfield.correlated import (
     correlated_patterns,
     orthogonal_hebbian,
@@ -41,6 +60,14 @@ from jnn.hopfield.dense import (
     modern_update,
 )
 from jnn.hopfield.dhnn import Recall, RecallTrace, energy, overlap, recall
+from jnn.hopfield.tsp_exact import (
+    MAX_HELD_KARP_CITIES,
+    held_karp,
+    random_tsp,
+    tour_length,
+    two_opt,
+    validate_distances,
+)
 from jnn.hopfield.rules import (
     binary_weights,
     error_correcting,
@@ -88,4 +115,24 @@ __all__ += [
     "orthogonalize",
     "random_patterns",
     "spurious_census",
+]
+__all__ += [
+    "CHNN",
+    "chnn",
+    "energy_continuous",
+    "final_state",
+    "leak_integral",
+    "output",
+    "reached_steady_state",
+    "simulate",
+    "state_from_output",
+    "vector_field",
+]
+__all__ += [
+    "MAX_HELD_KARP_CITIES",
+    "held_karp",
+    "random_tsp",
+    "tour_length",
+    "two_opt",
+    "validate_distances",
 ]
