@@ -5,11 +5,14 @@ Public API:
                                            diabetes (scikit-learn), mnist (shipped)
   load_karate_club() -> GraphData          networkx's karate club as a GraphsTuple
   epoch_indices, take, batches, n_batches  mini-batching used by the engine
+  load_tsplib(path_or_name) -> TSPInstance TSPLIB95 symmetric TSP (bundled or a file)
+  load_tour(path), tsplib_instances()      .opt.tour reader (0-based), bundled names
 """
 
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
 from jnn.data.graphs import GraphData, load_karate_club
+from jnn.data.tsplib import TSPInstance, load_tour, load_tsplib, tsplib_instances
 
 __all__ = [
     "DATASETS",
@@ -24,3 +27,4 @@ __all__ = [
     "stratified_split",
     "take",
 ]
+__all__ += ["TSPInstance", "load_tour", "load_tsplib", "tsplib_instances"]
