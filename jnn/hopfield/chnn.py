@@ -31,6 +31,7 @@ through its structure instead of materialising it. :func:`energy`,
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -278,9 +279,7 @@ def simulate(
             steady_rtol = 1e-3 if steady_rtol is None else steady_rtol
             steady_atol = 1e-6 if steady_atol is None else steady_atol
             norm = optx.rms_norm
-        event = diffrax.Event(
-            diffrax.steady_state_event(steady_rtol, steady_atol, norm=norm)
-        )
+        event = _steady_event(steady_rtol, steady_atol, norm)
     return diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
         solver,
@@ -295,6 +294,24 @@ def simulate(
         max_steps=max_steps,
         throw=throw,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_steady_event(rtol, atol, norm) -> diffrax.Event:
+    return diffrax.Event(diffrax.steady_state_event(rtol, atol, norm=norm))
+
+
+def _steady_event(rtol: Any, atol: Any, norm: Any) -> diffrax.Event:
+    """Diffrax's steady-state event, one object per tolerance setting.
+
+    ``steady_state_event`` returns a new closure on every call, and Diffrax's
+    compiled solve is cached on the event's identity: reusing the object lets
+    repeated (un-jitted) ``simulate`` calls skip recompilation.
+    """
+    try:
+        return _cached_steady_event(rtol, atol, norm)
+    except TypeError:  # unhashable (array) tolerances: build a fresh event
+        return diffrax.Event(diffrax.steady_state_event(rtol, atol, norm=norm))
 
 
 def reached_steady_state(solution: diffrax.Solution) -> jax.Array:
