@@ -22,6 +22,19 @@ Continuous Hopfield networks (D1-D5, D7):
                            parameters, energy, dynamics solved with Diffrax (chnn)
   tour_length, held_karp, two_opt, random_tsp, validate_distances,
   MAX_HELD_KARP_CITIES   TSP yardsticks: exact DP, 2-opt, random instances (tsp_exact)
+  qubo, qubo_weights, qubo_objective, brute_force_qubo, penalty, one_hot_penalty,
+  solve_qubo, QUBOSolution, critical_gain, gain_schedule, MAX_BRUTE_FORCE_VARIABLES
+                           problem -> energy -> weights (D5), vmapped restarts (qubo)
+  max_cut, max_cut_qubo, cut_value, validate_adjacency, adc, adc_qubo, adc_decode,
+  adc_target, MAX_ADC_BITS max-cut and the Tank-Hopfield A/D converter (qubo_problems)
+  lyapunov_check, LyapunovReport, chnn_lyapunov
+                           dV/dt = grad V . f at states, definiteness (D2, lyapunov)
+  fault_tolerance, FaultTolerance
+                           noisy starts -> same attractor, per noise level (D4)
+  TSPNetwork, TSPResult, hopfield_tank, dense_weights, decode_tour, solve_tsp
+                           Hopfield-Tank (1985) TSP network, structured O(n^3) (tsp)
+  PottsTSP, potts_tsp, anneal_tsp, potts_energy, potts_critical_temperature
+                           Potts mean-field annealing, Peterson-Soderberg (tsp_potts)
 """
 
 from jnn.hopfield.analysis import (
@@ -60,14 +73,32 @@ from jnn.hopfield.dense import (
     modern_update,
 )
 from jnn.hopfield.dhnn import Recall, RecallTrace, energy, overlap, recall
-from jnn.hopfield.tsp_exact import (
-    MAX_HELD_KARP_CITIES,
-    held_karp,
-    random_tsp,
-    tour_length,
-    two_opt,
-    validate_distances,
+from jnn.hopfield.lyapunov import LyapunovReport, chnn_lyapunov, lyapunov_check
+from jnn.hopfield.qubo import (
+    MAX_BRUTE_FORCE_VARIABLES,
+    QUBOSolution,
+    brute_force_qubo,
+    critical_gain,
+    gain_schedule,
+    one_hot_penalty,
+    penalty,
+    qubo,
+    qubo_objective,
+    qubo_weights,
+    solve_qubo,
 )
+from jnn.hopfield.qubo_problems import (
+    MAX_ADC_BITS,
+    adc,
+    adc_decode,
+    adc_qubo,
+    adc_target,
+    cut_value,
+    max_cut,
+    max_cut_qubo,
+    validate_adjacency,
+)
+from jnn.hopfield.robustness import FaultTolerance, fault_tolerance
 from jnn.hopfield.rules import (
     binary_weights,
     error_correcting,
@@ -77,6 +108,27 @@ from jnn.hopfield.rules import (
     storkey,
     to_binary,
     to_bipolar,
+)
+from jnn.hopfield.tsp import (
+    TSPNetwork,
+    TSPResult,
+    dense_weights,
+    hopfield_tank,
+)
+from jnn.hopfield.tsp import decode as decode_tour
+from jnn.hopfield.tsp import solve as solve_tsp
+from jnn.hopfield.tsp_exact import (
+    MAX_HELD_KARP_CITIES,
+    held_karp,
+    random_tsp,
+    tour_length,
+    two_opt,
+    validate_distances,
+)
+from jnn.hopfield.tsp_potts import PottsTSP, potts_energy, potts_tsp
+from jnn.hopfield.tsp_potts import anneal as anneal_tsp
+from jnn.hopfield.tsp_potts import (
+    critical_temperature as potts_critical_temperature,
 )
 
 __all__: list[str] = []
@@ -135,4 +187,46 @@ __all__ += [
     "tour_length",
     "two_opt",
     "validate_distances",
+]
+__all__ += [
+    "MAX_BRUTE_FORCE_VARIABLES",
+    "QUBOSolution",
+    "brute_force_qubo",
+    "critical_gain",
+    "gain_schedule",
+    "one_hot_penalty",
+    "penalty",
+    "qubo",
+    "qubo_objective",
+    "qubo_weights",
+    "solve_qubo",
+    "MAX_ADC_BITS",
+    "adc",
+    "adc_decode",
+    "adc_qubo",
+    "adc_target",
+    "cut_value",
+    "max_cut",
+    "max_cut_qubo",
+    "validate_adjacency",
+]
+__all__ += [
+    "FaultTolerance",
+    "LyapunovReport",
+    "chnn_lyapunov",
+    "fault_tolerance",
+    "lyapunov_check",
+]
+__all__ += [
+    "PottsTSP",
+    "TSPNetwork",
+    "TSPResult",
+    "anneal_tsp",
+    "decode_tour",
+    "dense_weights",
+    "hopfield_tank",
+    "potts_critical_temperature",
+    "potts_energy",
+    "potts_tsp",
+    "solve_tsp",
 ]

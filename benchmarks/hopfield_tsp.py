@@ -1,0 +1,160 @@
+"""TSP networks: cost per restart vs n (structured O(n^3)) and TSPLIB timings.
+
+Scaling: for n = 10 ... 100 random cities in the unit square, (1) one
+evaluation of the Hopfield-Tank synaptic input for a vmapped batch of 64
+states, applied through its structure (row, column, global sums and one
+``d @ rolled V`` product), against the dense ``(n^2, n^2)`` matrix product
+where it fits (n <= 40); (2) the Potts mean-field anneal (default schedule:
+233 sweeps of n serial city updates) per restart, 16 vmapped restarts. Both
+should grow as n^3 (the fitted log-log slope is printed).
+TSPLIB: eil51, berlin52, st70 with 256 restarts (neural alone, then the
+separate vmapped 2-opt polish), seconds per instance.
+
+Run:  python benchmarks/hopfield_tsp.py [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as h  # noqa: E402
+
+from jnn.hopfield import (  # noqa: E402
+    anneal_tsp,
+    dense_weights,
+    hopfield_tank,
+    potts_tsp,
+    random_tsp,
+)
+from jnn.hopfield.demos_tsp import tsplib_study  # noqa: E402
+
+BATCH, RESTARTS = 64, 16
+
+
+def _field_rows(n: int, repeats: int) -> list[dict]:
+    """Structured (and, for n <= 40, dense) synaptic input of 64 states."""
+    network = hopfield_tank(np.asarray(random_tsp(jax.random.key(n), n)[1]))
+    v = jax.random.uniform(jax.random.key(1), (BATCH, n, n))
+    structured = jax.jit(jax.vmap(network.synaptic_input))
+    impls = {"jnn structured": lambda i: structured(v)}
+    if n <= 40:
+        weights, bias = dense_weights(network)
+        dense = jax.jit(lambda x: x.reshape(BATCH, -1) @ weights.T + bias)
+        impls["dense W v"] = lambda i: dense(v)
+    rows = []
+    for impl, fn in impls.items():
+        t = h.time_calls(lambda i, fn=fn: jax.block_until_ready(fn(i)), repeats)
+        rows.append(_row(f"HT synaptic input, n={n}, batch {BATCH}", impl, t, n))
+    return rows
+
+
+def _anneal_row(n: int, repeats: int) -> dict:
+    network = potts_tsp(np.asarray(random_tsp(jax.random.key(n), n)[1]))
+    key = jax.random.key(0)
+    t = h.time_calls(
+        lambda i: jax.block_until_ready(anneal_tsp(network, key, restarts=RESTARTS)),
+        repeats,
+    )
+    row = _row(f"Potts anneal, n={n}, {RESTARTS} restarts", "jnn", t, n)
+    row["quality"] = float(jnp.mean(t.results[0].valid))
+    row["quality_name"] = "valid-tour rate"
+    row["iterations"] = int(t.results[0].steps[0])
+    row["per_restart_s"] = t.median / RESTARTS
+    return row
+
+
+def _row(workload: str, impl: str, t: h.Timing, n: int) -> dict:
+    return {
+        "workload": workload,
+        "impl": impl,
+        "n": n,
+        "median_s": t.median,
+        "compile_s": t.compile,
+        "quality": float("nan"),
+        "quality_name": "-",
+        "iterations": None,
+    }
+
+
+def _tsplib_rows(restarts: int, names) -> list[dict]:
+    rows = []
+    for name in names:
+        r = tsplib_study(name, restarts)
+        rows.append(
+            {
+                "workload": f"TSPLIB {name}, {restarts} restarts",
+                "impl": "jnn Potts (neural alone)",
+                "n": r["n"],
+                "median_s": r["neural_s"],
+                "compile_s": None,
+                "quality": r["best_gap"],
+                "quality_name": "best gap to optimum",
+                "iterations": None,
+                "valid": r["valid"],
+                "polished_gap": r["polished_gap"],
+                "polish_s": r["polish_s"],
+            }
+        )
+    return rows
+
+
+def measure(smoke: bool = False) -> list[dict]:
+    """Scaling rows (field and anneal per n) and the TSPLIB rows."""
+    sizes = (10, 20) if smoke else (10, 20, 40, 70, 100)
+    repeats = 2 if smoke else 5
+    rows = []
+    for n in sizes:
+        rows += _field_rows(n, repeats)
+        rows.append(_anneal_row(n, 1 if smoke else 3))
+    names = ("eil51",) if smoke else ("eil51", "berlin52", "st70")
+    return rows + _tsplib_rows(16 if smoke else 256, names)
+
+
+def _slope(rows: list[dict], impl: str, prefix: str) -> float:
+    sel = [r for r in rows if r["impl"] == impl and r["workload"].startswith(prefix)]
+    n = np.log([r["n"] for r in sel])
+    return float(np.polyfit(n, np.log([r["median_s"] for r in sel]), 1)[0])
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    monitor = h.CpuMonitor().start()
+    rows = measure(args.smoke)
+    for r in rows:
+        extra = ""
+        if "per_restart_s" in r:
+            extra = f"  {1e3 * r['per_restart_s']:.1f} ms/restart"
+        if "polished_gap" in r:
+            extra = (
+                f"  valid {r['valid']:.0%}, best gap {100 * r['quality']:.1f}%, "
+                f"+2-opt {100 * r['polished_gap']:.1f}% ({r['polish_s']:.2f} s)"
+            )
+        print(f"{r['workload']:<40} {r['impl']:<26} {r['median_s']:10.5f} s{extra}")
+    slopes = {
+        "structured field": _slope(rows, "jnn structured", "HT"),
+        "Potts anneal": _slope(rows, "jnn", "Potts"),
+    }
+    print("log-log slope of time vs n:", {k: round(v, 2) for k, v in slopes.items()})
+    usage = monitor.stop()
+    h.warn_if_busy(usage)
+    name = "hopfield_tsp_smoke" if args.smoke else "hopfield_tsp"
+    payload = {
+        "machine": {**h.machine_info(), "cpu_usage": usage},
+        "rows": rows,
+        "slopes": slopes,
+    }
+    print(f"wrote {h.write_json(name, payload)}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
