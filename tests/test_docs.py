@@ -8,6 +8,9 @@ import pytest
 MODULES = [
     "jnn.data.datasets",
     "jnn.data.graphs",
+    "jnn.data.tsplib",
+    "jnn.hopfield.chnn",
+    "jnn.hopfield.tsp_exact",
     "jnn.static.mlp",
     "jnn.train.learner",
 ]

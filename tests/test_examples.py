@@ -19,9 +19,15 @@ def test_every_example_is_tested():
         "static/rbf_vs_mlp.py",  # tests/static/test_rbf.py
         "hopfield/capacity.py",  # tests/hopfield/test_analysis.py
     }
-    assert scripts == {"static/mlp_mnist.py", "static/learning_rate_sweep.py"} | (
-        tested_elsewhere
-    )
+    here = {
+        "static/mlp_mnist.py",
+        "static/learning_rate_sweep.py",
+        "hopfield/adc.py",
+        "hopfield/chnn_energy.py",
+        "hopfield/tsp_hopfield_tank.py",
+        "hopfield/tsp_tsplib.py",
+    }
+    assert scripts == here | tested_elsewhere
 
 
 def test_mlp_mnist_smoke(tmp_path, monkeypatch):
@@ -34,3 +40,28 @@ def test_learning_rate_sweep_smoke(tmp_path, monkeypatch):
     result = run_example("static/learning_rate_sweep.py", tmp_path, monkeypatch)
     accuracy = np.asarray(result["accuracy"])
     assert accuracy.shape == (4, 2) and accuracy.max() > 0.5
+
+
+def test_adc_smoke(tmp_path, monkeypatch):
+    result = run_example("hopfield/adc.py", tmp_path, monkeypatch)
+    assert min(result["fraction"]) > 0.85  # nearest 4-bit code for most inputs
+
+
+def test_chnn_energy_smoke(tmp_path, monkeypatch):
+    result = run_example("hopfield/chnn_energy.py", tmp_path, monkeypatch)
+    for _, energies, _ in result["curves"].values():
+        assert np.max(np.diff(energies)) <= 1e-4 * np.max(np.abs(energies))
+    assert float(result["rates"]["symmetric W"][1].fraction_violated) == 0.0
+    assert float(result["rates"]["asymmetric W"][1].fraction_violated) > 0.0
+
+
+def test_tsp_hopfield_tank_smoke(tmp_path, monkeypatch):
+    rows = run_example("hopfield/tsp_hopfield_tank.py", tmp_path, monkeypatch)
+    potts = [r for r in rows if r["setting"].startswith("Potts")][0]
+    assert potts["valid"] == 1.0 and potts["mean_gap"] < 0.05
+
+
+def test_tsp_tsplib_smoke(tmp_path, monkeypatch):
+    rows = run_example("hopfield/tsp_tsplib.py", tmp_path, monkeypatch)
+    assert all(r["valid"] == 1.0 for r in rows)
+    assert all(r["best_gap"] < 0.15 and r["polished_gap"] < 0.06 for r in rows)

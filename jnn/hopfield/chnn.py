@@ -257,6 +257,15 @@ def simulate(
     Raises:
       ValueError: ``u0`` of the wrong shape or non-finite, ``t1 <= t0``, a
         constant step size without ``dt0``.
+
+    Example:
+      Two mutually exciting tanh neurons settle with both outputs at +1:
+
+      >>> import jax.numpy as jnp
+      >>> p = chnn(jnp.array([[0.0, 2.0], [2.0, 0.0]]), activation="tanh", gain=2.0)
+      >>> sol = simulate(p, jnp.array([0.3, -0.1]), t1=100.0)
+      >>> output(p, final_state(sol)).round(2).tolist(), bool(reached_steady_state(sol))
+      ([1.0, 1.0], True)
     """
     shape = _state_shape(params)
     u0 = _float_array(u0, "u0", ndim=len(shape))
