@@ -33,6 +33,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/mlp_mnist.py
 	$(BIN)/python benchmarks/static.py
 	$(BIN)/python benchmarks/hopfield_discrete.py
+	$(BIN)/python benchmarks/hopfield_continuous.py
+	$(BIN)/python benchmarks/hopfield_tsp.py
+	$(BIN)/python benchmarks/cnn.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

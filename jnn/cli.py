@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("name")
     run_p.add_argument("--epochs", type=int, default=None)
     tour_p = sub.add_parser("tour", help="run every demo, write report.md")
+    tour_p.add_argument(
+        "--chapter",
+        default=None,
+        help="only the demos whose chapter id starts with this (S, D, C, D3, ...)",
+    )
     for p in (run_p, tour_p):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", type=Path, default=Path("jnn-output"))
@@ -107,9 +112,16 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"wrote {figure}")
         return 0
 
+    demos = [
+        demo
+        for demo in registry().values()
+        if args.chapter is None or demo.chapter.startswith(args.chapter)
+    ]
+    if not demos:
+        parser.error(f"no demo has a chapter id starting with {args.chapter!r}")
     rows = []
     start = time.perf_counter()
-    for demo in registry().values():
+    for demo in demos:
         console.print(f"[bold]{demo.name}[/bold]: {demo.description} ...")
         config = DemoConfig(args.out, args.seed, None, args.smoke)
         result, seconds = run_demo(demo, config)

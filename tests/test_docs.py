@@ -8,6 +8,9 @@ import pytest
 MODULES = [
     "jnn.data.datasets",
     "jnn.data.graphs",
+    "jnn.cnn.augment",
+    "jnn.cnn.counting",
+    "jnn.cnn.lenet",
     "jnn.data.tsplib",
     "jnn.hopfield.chnn",
     "jnn.hopfield.tsp_exact",

@@ -8,9 +8,9 @@ import numpy as np
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
-def run_example(relative: str, tmp_path, monkeypatch) -> dict:
+def run_example(relative: str, tmp_path, monkeypatch, *extra: str) -> dict:
     monkeypatch.chdir(tmp_path)
-    return runpy.run_path(str(EXAMPLES / relative))["main"](["--smoke"])
+    return runpy.run_path(str(EXAMPLES / relative))["main"](["--smoke", *extra])
 
 
 def test_every_example_is_tested():
@@ -26,6 +26,8 @@ def test_every_example_is_tested():
         "hopfield/chnn_energy.py",
         "hopfield/tsp_hopfield_tank.py",
         "hopfield/tsp_tsplib.py",
+        "cnn/lenet5.py",
+        "cnn/efficient.py",
     }
     assert scripts == here | tested_elsewhere
 
@@ -65,3 +67,18 @@ def test_tsp_tsplib_smoke(tmp_path, monkeypatch):
     rows = run_example("hopfield/tsp_tsplib.py", tmp_path, monkeypatch)
     assert all(r["valid"] == 1.0 for r in rows)
     assert all(r["best_gap"] < 0.15 and r["polished_gap"] < 0.06 for r in rows)
+
+
+def test_lenet5_smoke(tmp_path, monkeypatch):
+    result = run_example("cnn/lenet5.py", tmp_path, monkeypatch, "--distort")
+    assert result["test_error_percent"] < 70.0  # 31 steps on 2,000 images; chance 90
+    assert result["parameters"] == 60_806  # modern variant, C3 connection table
+
+
+def test_efficient_smoke(tmp_path, monkeypatch):
+    results = run_example(
+        "cnn/efficient.py", tmp_path, monkeypatch, "--only", "inverted residual"
+    )
+    net = results["inverted residual"]
+    assert net["accuracy"] > 0.2  # 1 epoch on 1,000 images; chance 0.1
+    assert net["macs"] <= 326_520 / 5  # <= 1/5 of LeNet-5's MACs

@@ -5,6 +5,19 @@ Public API:
   C3_TABLE, ConnectionTableConv         the paper's C3 partial connections
   Subsampling, squash                   trainable 2x2 subsampling, A tanh(S a)
   pad_mnist(x), parameter_counts(p)     28->32 padding; params per layer
+  conv_matmul_backward                  lax conv with an im2col gradient (fast CPU)
+  random_affine(key, images, ...)       jit-compiled random affine distortions
+  affine_warp, augmented_loss           bilinear warp; loss that distorts batches
+  check_images, conv2d, avg_pool, max_pool
+                                        NHWC checks; F = I * K + b; pooling
+  SeparableConv, GroupConv, channel_shuffle, InvertedResidual, ShuffleUnit,
+  GlobalAvgPool, normalization, make_divisible
+                                        efficient blocks (C2)
+  MobileNetV2, mobilenet_v2_mnist, separable_mnist
+                                        Sandler et al. 2018 (+ small MNIST nets)
+  ShuffleNetV1, shufflenet_v1_mnist     Zhang et al. 2018 (+ small MNIST net)
+  count, CostReport, LayerCost, format_report
+                                        params and MACs per layer
 """
 
 __all__: list[str] = []
@@ -14,6 +27,7 @@ from jnn.cnn.lenet import (  # noqa: E402
     ConnectionTableConv,
     LeNet5,
     Subsampling,
+    conv_matmul_backward,
     pad_mnist,
     parameter_counts,
     squash,
@@ -24,7 +38,57 @@ __all__ += [
     "ConnectionTableConv",
     "LeNet5",
     "Subsampling",
+    "conv_matmul_backward",
     "pad_mnist",
     "parameter_counts",
     "squash",
 ]
+
+from jnn.cnn.blocks import InvertedResidual, ShuffleUnit  # noqa: E402
+from jnn.cnn.counting import CostReport, LayerCost, count, format_report  # noqa: E402
+from jnn.cnn.layers import (  # noqa: E402
+    GlobalAvgPool,
+    GroupConv,
+    SeparableConv,
+    avg_pool,
+    channel_shuffle,
+    check_images,
+    conv2d,
+    make_divisible,
+    max_pool,
+    normalization,
+)
+from jnn.cnn.mobilenet import (  # noqa: E402
+    MobileNetV2,
+    mobilenet_v2_mnist,
+    separable_mnist,
+)
+from jnn.cnn.shufflenet import ShuffleNetV1, shufflenet_v1_mnist  # noqa: E402
+
+__all__ += [
+    "CostReport",
+    "GlobalAvgPool",
+    "GroupConv",
+    "InvertedResidual",
+    "LayerCost",
+    "MobileNetV2",
+    "SeparableConv",
+    "ShuffleNetV1",
+    "ShuffleUnit",
+    "avg_pool",
+    "channel_shuffle",
+    "check_images",
+    "conv2d",
+    "count",
+    "format_report",
+    "make_divisible",
+    "max_pool",
+    "mobilenet_v2_mnist",
+    "normalization",
+    "separable_mnist",
+    "shufflenet_v1_mnist",
+]
+
+from jnn.cnn.augment import affine_warp, augmented_loss, random_affine  # noqa: E402
+
+__all__ += ["affine_warp", "augmented_loss", "random_affine"]

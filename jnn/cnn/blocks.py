@@ -1,0 +1,119 @@
+"""The blocks of MobileNetV2 and ShuffleNet v1, built from :mod:`jnn.cnn.layers`.
+
+* :class:`InvertedResidual` (Sandler et al. 2018): expand ``1x1`` to ``t C``
+  channels, depthwise ``3x3``, *linear* ``1x1`` projection, residual when the
+  shapes match;
+* :class:`ShuffleUnit` (Zhang et al. 2018): ``1x1`` group conv, channel
+  shuffle, depthwise ``3x3``, ``1x1`` group conv; add (stride 1) or
+  concatenate with an average-pooled input (stride 2).
+
+Convolutions carry biases only when ``norm="none"`` (a normalisation's shift
+makes them redundant), so the BatchNorm versions have the reference counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jnn.cnn.layers import GroupConv, avg_pool, channel_shuffle, normalization
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: expand 1x1, depthwise 3x3, linear 1x1 projection.
+
+    ``x -> ReLU6(N(W_e x)) -> ReLU6(N(dw_3x3)) -> N(W_p .)`` (no activation
+    after the projection: the "linear bottleneck"), plus ``x`` when
+    ``strides == 1`` and ``C == features`` (Sandler et al. 2018, Table 1).
+    With ``expansion == 1`` the expand conv is omitted, as in the paper.
+
+    Attributes:
+      features: output channels.
+      expansion: ``t``; hidden width ``round(t C)``.
+      strides: stride of the depthwise conv.
+      norm: ``"batch" | "layer" | "group" | "none"``; convs have biases only
+        with ``"none"``.
+      train: BatchNorm uses batch statistics (needs ``mutable=["batch_stats"]``).
+      activation: the nonlinearity (ReLU6 in the paper).
+    """
+
+    features: int
+    expansion: float = 6
+    strides: int = 1
+    norm: str = "batch"
+    train: bool = False
+    activation: Callable[[jax.Array], jax.Array] = nn.relu6
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
+        c = x.shape[-1]
+        hidden = int(round(c * self.expansion))
+        bias = self.norm == "none"
+        h = x
+        if self.expansion != 1:
+            h = GroupConv(hidden, 1, use_bias=bias, name="expand")(h)
+            h = self.activation(normalization(self.norm, self.train, "expand_norm")(h))
+        h = GroupConv(hidden, 3, hidden, self.strides, bias, name="depthwise")(h)
+        h = self.activation(normalization(self.norm, self.train, "depthwise_norm")(h))
+        h = GroupConv(self.features, 1, use_bias=bias, name="project")(h)
+        h = normalization(self.norm, self.train, "project_norm")(h)
+        return x + h if self.strides == 1 and c == self.features else h
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet v1 unit (Zhang et al. 2018, Fig. 2b/c).
+
+    ``1x1 GConv -> N -> ReLU -> channel shuffle -> 3x3 depthwise (stride s)
+    -> N -> 1x1 GConv -> N``; with stride 1 the input is added
+    (``ReLU(x + branch)``), with stride 2 a 3x3 average pool (stride 2) of the
+    input is concatenated (``ReLU(concat)``), so the branch makes
+    ``features - C`` channels. Bottleneck width ``features / 4``.
+
+    Attributes:
+      features: output channels.
+      groups: ``G`` of the 1x1 group convs.
+      strides: 1 or 2.
+      first_group: use an ungrouped first 1x1 conv (the paper does so in the
+        first unit of Stage 2, whose input has few channels).
+      norm, train: as in :class:`InvertedResidual`.
+    """
+
+    features: int
+    groups: int = 3
+    strides: int = 1
+    first_group: bool = False
+    norm: str = "batch"
+    train: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
+        c = x.shape[-1]
+        out = self.features - c if self.strides == 2 else self.features
+        if self.strides == 1 and c != self.features:
+            raise ValueError(
+                f"a stride-1 ShuffleUnit adds its input: `features` must equal the "
+                f"input channels {c}; got {self.features}."
+            )
+        if out <= 0:
+            raise ValueError(
+                f"a stride-2 ShuffleUnit needs `features` > input channels {c}; "
+                f"got {self.features}."
+            )
+        mid, bias = self.features // 4, self.norm == "none"
+        g1 = 1 if self.first_group else self.groups
+        h = GroupConv(mid, 1, g1, use_bias=bias, name="compress")(x)
+        h = nn.relu(normalization(self.norm, self.train, "compress_norm")(h))
+        h = channel_shuffle(h, self.groups) if g1 > 1 else h
+        h = GroupConv(mid, 3, mid, self.strides, bias, name="depthwise")(h)
+        h = normalization(self.norm, self.train, "depthwise_norm")(h)
+        h = GroupConv(out, 1, self.groups, use_bias=bias, name="expand")(h)
+        h = normalization(self.norm, self.train, "expand_norm")(h)
+        if self.strides == 1:
+            return nn.relu(x + h)
+        pooled = avg_pool(x, 3, 2, padding=((1, 1), (1, 1)))
+        return nn.relu(jnp.concatenate([pooled, h], axis=-1))

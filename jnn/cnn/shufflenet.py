@@ -1,0 +1,184 @@
+"""ShuffleNet v1 (Zhang et al. 2018): group convolutions and channel shuffle.
+
+:class:`ShuffleNetV1` with its defaults is the ImageNet network of the paper's
+Table 1 (``g = 3``, ``1.0x``): a 3x3 stride-2 conv (24 channels), 3x3 max
+pool, three stages of :class:`ShuffleUnit` (4, 8, 4 units; channels 240, 480,
+960 for ``g = 3``), global average pool and a fully connected layer. It has
+1,865,728 parameters with BatchNorm scale and bias counted (1,864,728 weights
+plus the classifier's 1,000 biases; the official Megvii implementation, whose
+classifier has no bias, has 1,864,728). The paper reports complexity (MFLOPs),
+not parameters; "1.9 M" is the rounded count usually quoted.
+:func:`shufflenet_v1_mnist` is a small configuration for 28x28 digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+
+from jnn.cnn.blocks import ShuffleUnit
+from jnn.cnn.layers import (
+    NORMS,
+    GlobalAvgPool,
+    GroupConv,
+    check_images,
+    max_pool,
+    normalization,
+)
+
+#: Output channels of Stages 2-4 for each group count at 1.0x (Table 1).
+STAGE_CHANNELS: dict[int, tuple[int, int, int]] = {
+    1: (144, 288, 576),
+    2: (200, 400, 800),
+    3: (240, 480, 960),
+    4: (272, 544, 1088),
+    8: (384, 768, 1536),
+}
+
+
+class ShuffleNetV1(nn.Module):
+    """ShuffleNet v1: stem conv + max pool, ShuffleUnit stages, GAP, linear.
+
+    Attributes:
+      groups: ``g`` of the 1x1 group convs (1, 2, 3, 4 or 8 for the paper's
+        widths; any ``g`` when ``stage_channels`` is given).
+      width_multiplier: ``s`` of "ShuffleNet s x": stage widths ``s c``
+        (rounded to a multiple of ``4 g`` so bottlenecks split into groups).
+      num_classes: outputs (logits).
+      stage_channels: output channels of each stage (default: Table 1 for
+        ``groups``).
+      stage_repeats: units per stage (first one has stride 2).
+      stem_features: channels of the 3x3 stem conv (24).
+      stem_strides: stride of the stem conv (2).
+      stem_pool: 3x3 stride-2 max pool after the stem (True in the paper).
+      norm: ``"batch"`` (the paper) or ``"layer" | "group" | "none"``.
+      train: BatchNorm in training mode (needs ``mutable=["batch_stats"]``).
+      in_channels: expected image channels ``C``.
+      input_size: expected ``(H, W)``, or None for any size.
+      head: ``"gap"`` (global average pooling, the paper) or ``"flatten"``
+        (keeps the positions of the last small feature map; better for tiny
+        widths, where GAP would leave the classifier only a few features).
+
+    Call:
+      ``images: (N, H, W, C)`` float -> ``(N, num_classes)`` logits.
+    """
+
+    groups: int = 3
+    width_multiplier: float = 1.0
+    num_classes: int = 1000
+    stage_channels: Sequence[int] | None = None
+    stage_repeats: Sequence[int] = (4, 8, 4)
+    stem_features: int = 24
+    stem_strides: int = 2
+    stem_pool: bool = True
+    norm: str = "batch"
+    train: bool = False
+    in_channels: int = 3
+    input_size: tuple[int, int] | None = None
+    head: str = "gap"
+
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"`norm` must be one of {NORMS}; got {self.norm!r}.")
+        if self.stage_channels is None and self.groups not in STAGE_CHANNELS:
+            raise ValueError(
+                f"`groups` must be one of {sorted(STAGE_CHANNELS)} unless "
+                f"`stage_channels` is given; got {self.groups}."
+            )
+        if len(self.stage_repeats) != len(self.widths()):
+            raise ValueError(
+                f"`stage_repeats` {tuple(self.stage_repeats)} and `stage_channels` "
+                f"{self.widths()} must have the same length."
+            )
+        if self.head not in ("gap", "flatten"):
+            raise ValueError(f"`head` must be 'gap' or 'flatten'; got {self.head!r}.")
+        super().__post_init__()
+
+    def widths(self) -> tuple[int, ...]:
+        """The stage widths after the width multiplier."""
+        base = self.stage_channels or STAGE_CHANNELS.get(self.groups, ())
+        step = 4 * self.groups
+        return tuple(
+            max(step, int(round(c * self.width_multiplier / step)) * step) for c in base
+        )
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        """Logits ``(N, num_classes)`` of ``images: (N, H, W, C)``."""
+        h, w = self.input_size or (None, None)
+        check_images(images, height=h, width=w, channels=self.in_channels)
+        x = GroupConv(
+            self.stem_features,
+            3,
+            strides=self.stem_strides,
+            use_bias=self.norm == "none",
+            name="stem",
+        )(images)
+        x = nn.relu(normalization(self.norm, self.train, "stem_norm")(x))
+        if self.stem_pool:
+            x = max_pool(x, 3, 2, padding=((1, 1), (1, 1)))
+        for i, (c, n) in enumerate(zip(self.widths(), self.stage_repeats, strict=True)):
+            for j in range(n):
+                x = ShuffleUnit(
+                    c,
+                    self.groups,
+                    2 if j == 0 else 1,
+                    first_group=i == 0 and j == 0,
+                    norm=self.norm,
+                    train=self.train,
+                    name=f"stage{i + 2}_{j}",
+                )(x)
+        x = GlobalAvgPool()(x) if self.head == "gap" else x.reshape(x.shape[0], -1)
+        return nn.Dense(self.num_classes, name="classifier")(x)
+
+
+def shufflenet_v1_mnist(
+    num_classes: int = 10,
+    *,
+    groups: int = 2,
+    stage_channels: Sequence[int] = (48,),
+    stage_repeats: Sequence[int] = (4,),
+    stem_features: int = 8,
+    stem_pool: bool = True,
+    image_size: int = 28,
+    norm: str = "none",
+    head: str = "flatten",
+) -> ShuffleNetV1:
+    """A ShuffleNet-style net for small grey images (MNIST 28x28, digits 8x8).
+
+    The paper's stem (3x3 stride-2 conv, 3x3 stride-2 max pool: 28 -> 7),
+    one stage of 4 units (the first with stride 2: 7 -> 4) of 48 channels in
+    2 groups (bottleneck 12), and a linear classifier on the flattened 4x4
+    map: 64,896 MACs per 28x28 image, under a fifth of LeNet-5's 326,520.
+    No BatchNorm by default, so it trains with
+    :func:`jnn.train.gradient_learner`.
+
+    Args:
+      num_classes: outputs.
+      groups: ``g`` of the 1x1 group convs.
+      stage_channels: output channels per stage (multiples of ``4 g``).
+      stage_repeats: units per stage.
+      stem_features: channels of the stem conv.
+      stem_pool: the 3x3 stride-2 max pool after the stem (off for 8x8).
+      image_size: expected height = width of the input images.
+      norm: normalisation of the units.
+      head: ``"flatten"`` or ``"gap"``.
+
+    Returns:
+      A :class:`ShuffleNetV1` expecting ``(N, image_size, image_size, 1)``.
+    """
+    return ShuffleNetV1(
+        groups=groups,
+        num_classes=num_classes,
+        stage_channels=tuple(stage_channels),
+        stage_repeats=tuple(stage_repeats),
+        stem_features=stem_features,
+        stem_strides=2,
+        stem_pool=stem_pool,
+        norm=norm,
+        in_channels=1,
+        input_size=(image_size, image_size),
+        head=head,
+    )

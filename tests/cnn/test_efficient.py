@@ -1,0 +1,103 @@
+"""Tests of the efficient networks: MNIST budget, digits learning, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jnn
+from jnn.cnn import (
+    InvertedResidual,
+    LeNet5,
+    MobileNetV2,
+    ShuffleNetV1,
+    count,
+    mobilenet_v2_mnist,
+    shufflenet_v1_mnist,
+)
+from tests.conftest import load
+
+BUILDERS = {"mobilenet": mobilenet_v2_mnist, "shufflenet": shufflenet_v1_mnist}
+# 8x8 digits: one stride-2 step less than at 28x28 (8 -> 4 -> 4 -> 2).
+DIGITS = {
+    "mobilenet": {"settings": ((1, 8, 1, 1), (3, 24, 1, 2), (1, 24, 1, 1))},
+    "shufflenet": {"stem_pool": False},
+}
+
+
+def _digits_images():
+    ds = load("digits")
+    return [
+        {"x": s["x"].reshape(-1, 8, 8, 1), "y": s["y"]} for s in (ds.train, ds.test)
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_mnist_configuration_costs_at_most_a_fifth_of_lenet5(name):
+    lenet = count(LeNet5(), (1, 32, 32, 1)).macs  # 326,520 (C3 table)
+    report = count(BUILDERS[name](), (1, 28, 28, 1))
+    assert report.macs * 5 <= lenet
+    kinds = {layer.kind for layer in report.layers}
+    assert "depthwise" in kinds
+    assert ("group_conv" in kinds) == (name == "shufflenet")
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_learns_digits(name):
+    train, test = _digits_images()
+    model = BUILDERS[name](image_size=8, **DIGITS[name])
+    learner = jnn.train.gradient_learner(
+        model, jnn.train.classification_loss(model), optax.adam(3e-3)
+    )
+    result = jnn.train.fit(
+        learner, train, key=jax.random.key(0), epochs=40, batch_size=32
+    )
+    accuracy = float(learner.evaluate(result.state, test)["accuracy"])
+    assert accuracy >= 0.93, accuracy
+
+
+def test_batch_norm_reference_networks_run_in_both_modes():
+    x = jax.ShapeDtypeStruct((2, 32, 32, 3), jnp.float32)
+    for model in (
+        MobileNetV2(width_multiplier=0.35, num_classes=5),
+        ShuffleNetV1(groups=8, width_multiplier=0.25, num_classes=5),
+    ):
+        variables = jax.eval_shape(model.init, jax.random.key(0), x)
+        assert jax.eval_shape(model.apply, variables, x).shape == (2, 5)
+        logits, updates = jax.eval_shape(
+            lambda v, x, m=model: m.clone(train=True).apply(
+                v, x, mutable=["batch_stats"]
+            ),
+            variables,
+            x,
+        )
+        assert logits.shape == (2, 5)
+        assert jax.tree.structure(updates["batch_stats"]) == jax.tree.structure(
+            variables["batch_stats"]
+        )
+    # in training mode the running statistics move towards the batch's
+    block = InvertedResidual(8, 6, 1, norm="batch", train=True)
+    images = jnp.asarray(np.random.default_rng(0).normal(3.0, 1.0, (4, 5, 5, 8)))
+    variables = block.init(jax.random.key(0), images.astype(jnp.float32))
+    _, updates = block.apply(variables, images, mutable=["batch_stats"])
+    mean = updates["batch_stats"]["expand_norm"]["mean"]
+    assert bool(jnp.all(mean != 0.0))
+
+
+def test_bad_inputs():
+    model = mobilenet_v2_mnist()
+    with pytest.raises(ValueError, match=r"\('batch', 28, 28, 1\); got \(1, 32, 32"):
+        model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 1)))
+    with pytest.raises(ValueError, match="NHWC"):
+        shufflenet_v1_mnist().init(jax.random.key(0), jnp.zeros((1, 28, 28)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.init(jax.random.key(0), jnp.full((1, 28, 28, 1), jnp.nan))
+    with pytest.raises(ValueError, match="`groups` must be one of"):
+        ShuffleNetV1(groups=5)
+    with pytest.raises(ValueError, match="`norm`"):
+        MobileNetV2(norm="instance")
+    with pytest.raises(ValueError, match="`width_multiplier`"):
+        MobileNetV2(width_multiplier=0.0)
+    with pytest.raises(ValueError, match="`head`"):
+        ShuffleNetV1(head="mean")
