@@ -1,0 +1,314 @@
+r"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998), curriculum C1.
+
+A convolutional layer computes feature maps ``F = g(I * K + b)``: every unit
+sees a ``k x k`` window of the previous maps (local receptive field), all units
+of a map share the kernel ``K`` and bias ``b`` (weight sharing), and a
+subsampling layer halves the resolution (2x2 windows, stride 2). LeNet-5 is::
+
+    input 32x32x1 -> C1 6@28x28 (5x5) -> S2 6@14x14 -> C3 16@10x10 (5x5)
+      -> S4 16@5x5 -> C5 120@1x1 (5x5) -> F6 84 -> output 10
+
+Two variants:
+
+* ``"paper"``: as in the paper. Every layer up to F6 is squashed by
+  ``f(a) = A tanh(S a)`` with ``A = 1.7159`` and ``S = 2/3`` (so ``f(1) = 1``,
+  ``f(-1) = -1``); S2/S4 add the four inputs of each 2x2 window, multiply by
+  a trainable coefficient and add a trainable bias, per map (12 and 32
+  parameters); weights start uniform in ``[-2.4/F, 2.4/F]``, ``F`` the fan-in
+  of the unit (biases zero).
+* ``"modern"``: ReLU after C1, C3, C5, F6; parameter-free 2x2 max-pooling; He
+  initialisation. (Computed as ``relu(max_pool(a))``, equal to
+  ``max_pool(relu(a))`` since both are monotone, on 4x fewer values.)
+
+The convolutions come from :mod:`jnn.cnn.fastconv`: XLA's convolution when no
+gradient is taken, im2col matrix products under ``jax.grad`` (fast on CPU
+inside the engine's ``lax.scan``), a single matrix product for C5.
+
+C3 either uses the paper's partial connection table (:data:`C3_TABLE`, Table I:
+60 of the 96 map pairs, 1,516 parameters) or connects every S2 map to every C3
+map (2,416 parameters). The table is stored compactly: the ``params``
+collection holds exactly the 60 used 5x5 kernels, so its size is the trainable
+parameter count.
+
+Output: the paper's output layer has 10 Euclidean RBF units with fixed
+(hand-designed +-1 bitmap) centres and a MAP-style loss. We use a linear layer
+of ``num_classes`` logits (84 x 10 + 10 = 850 parameters) trained with softmax
+cross-entropy (:func:`jnn.train.classification_loss`), the usual modern
+substitute.
+
+Parameter counts (``c3="table"``): C1 156, S2 12, C3 1,516, S4 32, C5 48,120,
+F6 10,164, output 850, total 60,850 (the paper: "about 60,000"; with its fixed
+RBF output it has 60,000 trainable ones, 156 + 12 + 1,516 + 32 + 48,120 +
+10,164). With ``c3="full"`` C3 has 2,416 and the total is 61,750. The modern
+variant has no pooling parameters: 60,806 (table) and 61,706 (full).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn._checks import is_concrete
+from jnn.cnn.fastconv import (
+    conv_matmul_backward,
+    max_pool_2x2,
+    sum_pool_2x2,
+    valid_conv,
+)
+from jnn.cnn.layers import check_images
+
+#: Squashing function constants of the paper (Appendix A): f(a) = A tanh(S a).
+SQUASH_A = 1.7159
+SQUASH_S = 2.0 / 3.0
+
+_TABLE_ROWS = (  # Table I of the paper: row = S2 map, column = C3 map, X = used
+    "X...XXX..XXXX.XX",
+    "XX...XXX..XXXX.X",
+    "XXX...XXX..X.XXX",
+    ".XXX..XXXX..X.XX",
+    "..XXX..XXXX.XX.X",
+    "...XXX..XXXX.XXX",
+)
+#: (6, 16) bool: ``C3_TABLE[i, j]`` says whether C3 map ``j`` reads S2 map ``i``.
+#: Maps 0-5 read 3 contiguous S2 maps, 6-11 four contiguous, 12-14 four
+#: non-contiguous and map 15 all six (LeCun et al. 1998, Table I).
+C3_TABLE = np.array([[c == "X" for c in row] for row in _TABLE_ROWS], dtype=bool)
+
+INPUT_SHAPE = (32, 32, 1)
+VARIANTS = ("paper", "modern")
+C3_OPTIONS = ("table", "full")
+
+
+def squash(a: jax.Array) -> jax.Array:
+    r"""The paper's sigmoid :math:`f(a) = A \tanh(S a)`, A = 1.7159, S = 2/3."""
+    return SQUASH_A * jnp.tanh(SQUASH_S * a)
+
+
+def fan_in_uniform(scale: float = 2.4):
+    """Initialiser ``U(-scale/F, scale/F)``, ``F`` the fan-in (all axes but the last).
+
+    The paper's initialisation (Appendix A): it keeps the total input of a unit
+    inside the squashing function's linear range at the start.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        fan_in = int(np.prod(shape[:-1]))
+        limit = scale / fan_in
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+    return init
+
+
+def pad_mnist(x, *, fill: float | None = None) -> jax.Array:
+    """Pad 28x28 MNIST images by 2 pixels on every side to LeNet-5's 32x32.
+
+    The paper (Section II-B) pads so that stroke end points can reach the
+    centre of the receptive fields of the highest feature detectors.
+
+    Args:
+      x: ``(n, 28, 28, 1)``, ``(n, 28, 28)`` or ``(n, 784)`` float images.
+      fill: value of the new border; None: the minimum of ``x`` (the
+        background, also for standardised MNIST where it is below zero).
+
+    Returns:
+      ``(n, 32, 32, 1)`` float32 images.
+
+    Raises:
+      ValueError: another shape, or non-finite pixels.
+    """
+    if not hasattr(x, "shape"):
+        raise TypeError(f"`x` must be an array; got {type(x).__name__}.")
+    n = x.shape[0] if x.ndim >= 1 else 0
+    if tuple(x.shape[1:]) not in ((28, 28, 1), (28, 28), (784,)) or n == 0:
+        raise ValueError(
+            "`x` must be MNIST images of shape (n, 28, 28, 1), (n, 28, 28) or "
+            f"(n, 784) with n > 0; got {tuple(x.shape)}."
+        )
+    x = jnp.asarray(x, jnp.float32).reshape(n, 28, 28, 1)
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+        raise ValueError("`x` contains NaN or infinite pixels.")
+    value = jnp.min(x) if fill is None else jnp.float32(fill)
+    return jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=value)
+
+
+class Subsampling(nn.Module):
+    r"""The paper's trainable subsampling (S2, S4), before the squashing.
+
+    .. math:: s_c(i, j) = w_c \sum_{u, v \in \{0, 1\}} x_c(2i + u, 2j + v) + b_c
+
+    one coefficient ``w_c`` (initialised to 1/4, i.e. average pooling) and one
+    bias ``b_c`` per map: ``2 C`` parameters.
+
+    Call:
+      ``x: (batch, H, W, C)`` with even ``H, W`` -> ``(batch, H/2, W/2, C)``.
+    """
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Sum each 2x2 window, scale and shift per map."""
+        channels = x.shape[-1]
+        coefficient = self.param(
+            "coefficient", nn.initializers.constant(0.25), (channels,)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (channels,))
+        window_sum = sum_pool_2x2(x)
+        return window_sum * coefficient[None, None, None, :] + bias[None, None, None, :]
+
+
+class ConnectionTableConv(nn.Module):
+    r"""A convolution in which output map ``j`` reads only the inputs ``table[:, j]``.
+
+    .. math:: F_j = \sum_{i:\ \mathrm{table}[i, j]} I_i * K_{ij} + b_j
+
+    The kernels of the used pairs are stored as one ``(k, k, n_used)`` array
+    (``params["kernel"]``, pairs in row-major order of ``table``) and scattered
+    into a zero ``(k, k, C_in, C_out)`` kernel before a standard VALID
+    convolution, so the parameter count is ``k^2 n_used + C_out`` and the cost
+    ``k^2 n_used H_out W_out`` multiply-adds (LeCun et al. 1998's C3: 1,516
+    parameters, 151,600 connections).
+
+    Attributes:
+      table: ``(C_in, C_out)`` bool connection table, e.g. :data:`C3_TABLE`.
+      kernel_size: ``k``.
+      paper_init: the paper's ``U(+-2.4/F)`` with ``F = k^2 x`` (inputs of
+        that output map); else He normal with that fan-in.
+
+    Call:
+      ``x: (batch, H, W, C_in)`` -> ``(batch, H-k+1, W-k+1, C_out)``.
+    """
+
+    table: np.ndarray
+    kernel_size: int = 5
+    paper_init: bool = True
+
+    def kernel_init(self, key, shape, dtype=jnp.float32):
+        """Per-connection init with the fan-in of the output map it feeds."""
+        rows, cols = np.nonzero(np.asarray(self.table))
+        fan_in = self.kernel_size**2 * np.asarray(self.table).sum(axis=0)[cols]
+        if self.paper_init:
+            limit = jnp.asarray(2.4 / fan_in, dtype)
+            u = jax.random.uniform(key, shape, dtype, -1.0, 1.0)
+            return u * limit[None, None, :]
+        std = jnp.asarray(np.sqrt(2.0 / fan_in), dtype)
+        return jax.random.normal(key, shape, dtype) * std[None, None, :]
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Scatter the used kernels into a full kernel and convolve."""
+        table = np.asarray(self.table, bool)
+        if table.ndim != 2 or x.shape[-1] != table.shape[0]:
+            raise ValueError(
+                f"input has {x.shape[-1]} channels but `table` has shape "
+                f"{table.shape} (expected ({x.shape[-1]}, C_out))."
+            )
+        rows, cols = np.nonzero(table)
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, len(rows)))
+        bias = self.param("bias", nn.initializers.zeros, (table.shape[1],))
+        full = (
+            jnp.zeros((k, k, *table.shape), kernel.dtype)
+            .at[:, :, rows, cols]
+            .set(kernel)
+        )
+        return valid_conv(x, full) + bias[None, None, None, :]
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 of LeCun et al. (1998), see the module docstring.
+
+    Attributes:
+      variant: ``"paper"`` (scaled tanh, trainable subsampling, paper init) or
+        ``"modern"`` (ReLU, max-pooling, He init).
+      c3: ``"table"`` (the paper's partial connections, :data:`C3_TABLE`) or
+        ``"full"`` (every S2 map feeds every C3 map).
+      num_classes: outputs (logits).
+
+    Call:
+      ``x: (batch, 32, 32, 1)`` float NHWC images -> ``(batch, num_classes)``
+      logits. Layers are named ``C1, S2, C3, S4, C5, F6, output`` (S2/S4 hold
+      parameters in the paper variant only). The C1 and C3 feature maps (after
+      the activation) are sown into the ``"intermediates"`` collection as
+      ``C1_maps`` and ``C3_maps`` (``apply(..., mutable=["intermediates"])``).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> model = LeNet5()
+      >>> params = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 1)))
+      >>> model.apply(params, jnp.zeros((2, 32, 32, 1))).shape
+      (2, 10)
+    """
+
+    variant: str = "paper"
+    c3: str = "table"
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(
+                f"`variant` must be one of {VARIANTS}; got {self.variant!r}."
+            )
+        if self.c3 not in C3_OPTIONS:
+            raise ValueError(f"`c3` must be one of {C3_OPTIONS}; got {self.c3!r}.")
+        n = self.num_classes
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"`num_classes` must be an int >= 2; got {n!r}.")
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Map ``(batch, 32, 32, 1)`` images to ``(batch, num_classes)`` logits."""
+        check_images(x, height=32, width=32, channels=1)
+        paper = self.variant == "paper"
+        act = squash if paper else nn.relu
+        init = fan_in_uniform() if paper else nn.initializers.he_normal()
+
+        def conv(features, name):
+            return nn.Conv(
+                features,
+                (5, 5),
+                padding="VALID",
+                kernel_init=init,
+                conv_general_dilated=conv_matmul_backward,
+                name=name,
+            )
+
+        def act_pool(a, maps, name):
+            # F = g(a) is sown (kept only when "intermediates" is mutable).
+            self.sow("intermediates", maps, act(a))
+            if paper:
+                return act(Subsampling(name=name)(act(a)))
+            # relu(max(a)) == max(relu(a)): squash 4x fewer values.
+            return act(max_pool_2x2(a))
+
+        h = act_pool(conv(6, "C1")(x), "C1_maps", "S2")  # (B, 14, 14, 6)
+        if self.c3 == "table":
+            h = ConnectionTableConv(C3_TABLE, 5, paper_init=paper, name="C3")(h)
+        else:
+            h = conv(16, "C3")(h)
+        h = act_pool(h, "C3_maps", "S4")  # (B, 5, 5, 16)
+        h = act(conv(120, "C5")(h))  # (B, 1, 1, 120)
+        h = h.reshape(h.shape[0], 120)
+        h = act(nn.Dense(84, kernel_init=init, name="F6")(h))
+        return nn.Dense(self.num_classes, kernel_init=init, name="output")(h)
+
+
+def parameter_counts(params) -> dict[str, int]:
+    """Parameters per top-level layer of a ``params`` collection, plus ``"total"``.
+
+    Args:
+      params: e.g. ``LeNet5().init(key, x)["params"]``, or its shapes from
+        ``jax.eval_shape`` (no computation).
+
+    Returns:
+      ``{"C1": 156, "S2": 12, ..., "total": 60850}``.
+    """
+    counts = {
+        name: int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(sub)))
+        for name, sub in params.items()
+    }
+    counts["total"] = sum(counts.values())
+    return counts

@@ -1,0 +1,247 @@
+"""LeNet-5: parameter counts, the C3 table, conv gradients, PyTorch equivalence."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jnn.cnn import (
+    C3_TABLE,
+    ConnectionTableConv,
+    LeNet5,
+    conv_matmul_backward,
+    pad_mnist,
+    parameter_counts,
+)
+from jnn.train import classification_loss, fit, gradient_learner
+from tests.conftest import load
+
+PAPER_LAYERS = {"C1": 156, "C3": 1516, "C5": 48120, "F6": 10164, "output": 850}
+
+
+@functools.cache
+def init_params(variant: str, c3: str):
+    model = LeNet5(variant=variant, c3=c3)
+    return jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 32, 32, 1)))["params"]
+
+
+@pytest.mark.parametrize(
+    "variant, c3, total",
+    [
+        ("paper", "table", 60850),
+        ("paper", "full", 61750),
+        ("modern", "table", 60806),
+        ("modern", "full", 61706),
+    ],
+)
+def test_parameter_counts_match_the_paper(variant, c3, total):
+    model = LeNet5(variant=variant, c3=c3)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 1)))
+    counts = parameter_counts(shapes["params"])
+    # The paper's description: C1 156, S2 12, C3 1,516, S4 32, C5 48,120,
+    # F6 10,164; a linear output layer adds 84 * 10 + 10.
+    expected = dict(PAPER_LAYERS, C3=1516 if c3 == "table" else 2416)
+    if variant == "paper":
+        expected.update(S2=12, S4=32)
+    assert counts == dict(expected, total=total)
+    if variant == "paper" and c3 == "table":
+        # Trainable parameters up to F6: the paper's "60,000" (RBF output fixed).
+        assert total - PAPER_LAYERS["output"] == 60000
+
+
+def test_c3_table_is_table_one_of_the_paper():
+    assert C3_TABLE.shape == (6, 16) and C3_TABLE.sum() == 60
+    inputs = C3_TABLE.sum(axis=0)
+    np.testing.assert_array_equal(inputs, [3] * 6 + [4] * 9 + [6])
+    for j in range(6):  # three contiguous maps, wrapping around
+        assert {(j + d) % 6 for d in range(3)} == set(np.flatnonzero(C3_TABLE[:, j]))
+    for j in range(6, 12):  # four contiguous
+        assert {(j + d) % 6 for d in range(4)} == set(np.flatnonzero(C3_TABLE[:, j]))
+    assert [set(np.flatnonzero(C3_TABLE[:, j])) for j in (12, 13, 14)] == [
+        {0, 1, 3, 4},
+        {1, 2, 4, 5},
+        {0, 2, 3, 5},
+    ]
+
+
+def brute_force_conv(x, kernel):
+    """VALID NHWC/HWIO convolution (cross-correlation) by explicit loops."""
+    kh, kw, _, d = kernel.shape
+    b, h, w, _ = x.shape
+    out = np.zeros((b, h - kh + 1, w - kw + 1, d))
+    for i in range(h - kh + 1):
+        for j in range(w - kw + 1):
+            window = x[:, i : i + kh, j : j + kw, :]
+            out[:, i, j, :] = np.einsum("bhwc,hwcd->bd", window, kernel)
+    return out
+
+
+def test_connection_table_conv_against_brute_force(key):
+    x = jax.random.normal(key, (2, 9, 9, 6))
+    layer = ConnectionTableConv(C3_TABLE, 5)
+    params = layer.init(jax.random.key(1), x)["params"]
+    assert params["kernel"].shape == (5, 5, 60)
+    full = np.zeros((5, 5, 6, 16))
+    rows, cols = np.nonzero(C3_TABLE)
+    full[:, :, rows, cols] = np.asarray(params["kernel"])
+    bias = np.asarray(jax.random.normal(key, (16,)))
+    params = {"kernel": params["kernel"], "bias": jnp.asarray(bias, jnp.float32)}
+    out = layer.apply({"params": params}, x)
+    expected = brute_force_conv(np.asarray(x, np.float64), full) + bias
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    # Map 0 reads S2 maps 0-2 only: changing map 3 leaves it unchanged.
+    moved = layer.apply({"params": params}, x.at[..., 3].add(1.0))
+    np.testing.assert_array_equal(moved[..., 0], out[..., 0])
+    assert not np.allclose(moved[..., 3], out[..., 3])
+
+
+@pytest.mark.parametrize(
+    "padding, height", [("VALID", 7), (((1, 1), (2, 0)), 7), ("VALID", 3)]
+)  # height 3: the kernel covers the input (one matrix product, like C5)
+@pytest.mark.parametrize("transform", [lambda f: f, jax.jit], ids=["eager", "jit"])
+def test_conv_matmul_backward_equals_xla_conv(key, padding, height, transform):
+    x = jax.random.normal(key, (2, height, 2 if height == 3 else 6, 3))
+    kernel = jax.random.normal(jax.random.key(1), (3, 2, 3, 4))
+    dims = ("NHWC", "HWIO", "NHWC")
+
+    def objective(conv):
+        def f(x, k):
+            y = conv(x, k, (1, 1), padding, dimension_numbers=dims)
+            return jnp.sum(jnp.sin(y))
+
+        return transform(jax.value_and_grad(f, argnums=(0, 1)))
+
+    value, grads = objective(conv_matmul_backward)(x, kernel)
+    ref_value, ref_grads = objective(jax.lax.conv_general_dilated)(x, kernel)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-5)
+    for g, r in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(g, r, atol=2e-4, rtol=1e-4)
+
+
+def torch_lenet(params, variant: str, c3: str):
+    """A PyTorch LeNet-5 with the given Flax weights (a function of x NCHW)."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    def t(a, *perm):
+        a = np.asarray(a, np.float32)
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(perm) if perm else a))
+
+    if c3 == "table":
+        full = np.zeros((5, 5, 6, 16), np.float32)
+        rows, cols = np.nonzero(C3_TABLE)
+        full[:, :, rows, cols] = np.asarray(params["C3"]["kernel"])
+        c3_kernel = t(full, 3, 2, 0, 1)
+    else:
+        c3_kernel = t(params["C3"]["kernel"], 3, 2, 0, 1)
+
+    def act(a):
+        return 1.7159 * torch.tanh(2.0 / 3.0 * a) if variant == "paper" else F.relu(a)
+
+    def pool(a, name):
+        if variant == "modern":
+            return F.max_pool2d(a, 2)
+        coefficient = t(params[name]["coefficient"])[None, :, None, None]
+        bias = t(params[name]["bias"])[None, :, None, None]
+        return act(4.0 * F.avg_pool2d(a, 2) * coefficient + bias)
+
+    def forward(x):
+        h = act(
+            F.conv2d(x, t(params["C1"]["kernel"], 3, 2, 0, 1), t(params["C1"]["bias"]))
+        )
+        h = pool(h, "S2")
+        h = act(F.conv2d(h, c3_kernel, t(params["C3"]["bias"])))
+        h = pool(h, "S4")
+        h = act(
+            F.conv2d(h, t(params["C5"]["kernel"], 3, 2, 0, 1), t(params["C5"]["bias"]))
+        )
+        h = act(
+            F.linear(
+                h.flatten(1), t(params["F6"]["kernel"], 1, 0), t(params["F6"]["bias"])
+            )
+        )
+        return F.linear(
+            h, t(params["output"]["kernel"], 1, 0), t(params["output"]["bias"])
+        )
+
+    return forward
+
+
+@pytest.mark.parametrize(
+    "variant, c3",
+    [("paper", "table"), ("paper", "full"), ("modern", "table"), ("modern", "full")],
+)
+def test_forward_equals_pytorch(variant, c3):
+    torch = pytest.importorskip("torch")
+    params = dict(init_params(variant, c3))
+    for name in ("S2", "S4") if variant == "paper" else ():
+        # Non-trivial pooling coefficients and biases, so S2/S4 are really tested.
+        params[name] = jax.tree.map(
+            lambda p: p + 0.1 * jax.random.normal(jax.random.key(2), p.shape),
+            params[name],
+        )
+    x = np.asarray(jax.random.normal(jax.random.key(3), (4, 32, 32, 1)))
+    ours = LeNet5(variant=variant, c3=c3).apply({"params": params}, jnp.asarray(x))
+    with torch.no_grad():
+        theirs = torch_lenet(params, variant, c3)(
+            torch.from_numpy(x.transpose(0, 3, 1, 2))
+        )
+    assert np.abs(np.asarray(ours) - theirs.numpy()).max() < 1e-5
+
+
+def test_pad_mnist():
+    x = np.random.default_rng(0).uniform(0.0, 1.0, (3, 784)).astype(np.float32)
+    x[0, 0] = -0.4  # the minimum: the border takes it
+    padded = np.asarray(pad_mnist(x))
+    assert padded.shape == (3, 32, 32, 1)
+    np.testing.assert_array_equal(padded[:, 2:30, 2:30, 0], x.reshape(3, 28, 28))
+    border = np.ones((32, 32), bool)
+    border[2:30, 2:30] = False
+    assert np.all(padded[:, border, 0] == np.float32(-0.4))
+    assert np.all(np.asarray(pad_mnist(x, fill=1.5))[:, border, 0] == 1.5)
+    for bad in (np.zeros((3, 27, 28)), np.zeros((3, 32, 32, 1)), np.zeros((0, 784))):
+        with pytest.raises(ValueError, match=r"\(n, 28, 28, 1\)"):
+            pad_mnist(bad)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pad_mnist(np.full((1, 784), np.nan, np.float32))
+
+
+def test_bad_input():
+    model = LeNet5()
+    params = {"params": init_params("paper", "table")}
+    with pytest.raises(ValueError, match=r"'batch', 32, 32, 1\); got \(2, 28, 28, 1\)"):
+        model.apply(params, jnp.zeros((2, 28, 28, 1)))
+    with pytest.raises(ValueError, match=r"NHWC.*\(32, 32, 1\)"):
+        model.apply(params, jnp.zeros((32, 32, 1)))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.apply(params, jnp.full((1, 32, 32, 1), jnp.inf))
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        LeNet5(variant="lenet")
+    with pytest.raises(ValueError, match="`c3` must be one of"):
+        LeNet5(c3="partial")
+    with pytest.raises(ValueError, match="`num_classes` must be an int >= 2"):
+        LeNet5(num_classes=1)
+
+
+def digits_32(split):
+    """scikit-learn's 8x8 digits (0..16 -> 0..1), bilinearly upsampled to 32x32.
+
+    Raw intensities, not per-pixel z-scores, which would break the spatial
+    consistency that shared convolution kernels rely on.
+    """
+    x = split["x"].reshape(-1, 8, 8, 1) / 16.0
+    return {"x": jax.image.resize(x, (len(x), 32, 32, 1), "bilinear"), "y": split["y"]}
+
+
+def test_paper_lenet5_learns_digits():
+    ds = load("digits", standardize=False)
+    train, test = digits_32(ds.train), digits_32(ds.test)
+    model = LeNet5(variant="paper", c3="table")
+    schedule = optax.cosine_decay_schedule(2e-3, 15 * (len(train["y"]) // 32))
+    learner = gradient_learner(model, classification_loss(model), optax.adam(schedule))
+    result = fit(learner, train, key=jax.random.key(0), epochs=15, batch_size=32)
+    accuracy = float(learner.evaluate(result.state, test)["accuracy"])
+    assert accuracy >= 0.95, accuracy  # 0.961 measured; chance is 0.1
