@@ -12,6 +12,10 @@ stable equilibrium, smoothly (about 10 steps at rtol 1e-3).
 * ``jnn (Tsit5)`` / ``jnn (Dopri5)``: ``jax.jit(jax.vmap(simulate))`` over
   the 1,000 starts in ONE call, ``PIDController(rtol=1e-3, atol=1e-6)``,
   float32; ``median_s`` per call, compile time apart.
+* ``jnn ens (Tsit5)`` / ``jnn ens (Dopri5)``: :func:`jnn.hopfield.simulate_ensemble`,
+  the 1,000 starts as ONE ODE system with a shared step that is accepted
+  only when every start's own scaled error norm is <= 1 (same rtol/atol per
+  start); the field is one (1000, 100) x (100, 100) matrix product.
 * ``scipy RK45``: a Python loop of ``scipy.integrate.solve_ivp(method="RK45",
   rtol=1e-3, atol=1e-6)`` (float64, Dormand-Prince 5(4) like Dopri5) on the
   first ``--subset`` starts (default 200); its ``median_s`` is extrapolated
@@ -42,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from jnn.hopfield import chnn, final_state, simulate
+from jnn.hopfield import chnn, final_state, simulate, simulate_ensemble
 
 N, T1, RTOL, ATOL = 100, 10.0, 1e-3, 1e-6
 WORKLOAD = "CHNN N=100 sigmoid, t in [0, 10], 1000 starts"
@@ -107,6 +111,27 @@ def bench_jnn(w, b, starts, reference, subset: int, solver, repeats: int) -> dic
     )  # fmt: skip
 
 
+def bench_ensemble(w, b, starts, reference, subset, solver, repeats) -> dict:
+    params = chnn(w.astype(np.float32), b.astype(np.float32))
+
+    @jax.jit
+    def fn(u0s):
+        sol = simulate_ensemble(
+            params, u0s, t1=T1, solver=solver, rtol=RTOL, atol=ATOL, until_steady=False
+        )
+        return sol.ys[-1], sol.stats["num_steps"]
+
+    u0 = jax.device_put(jnp.asarray(starts, jnp.float32))
+    t = h.time_calls(lambda i: fn(u0), repeats)
+    finals, steps = (np.asarray(x) for x in t.results[0])
+    steps = np.full(len(starts), steps)
+    name = type(solver).__name__
+    return _row(
+        f"jnn ens ({name})", t.median, len(starts), t.compile, finals, steps,
+        reference, evaluations=6 * steps + 2, subset=subset,
+    )  # fmt: skip
+
+
 def bench_scipy(w, b, starts, reference, repeats: int) -> dict:
     t = h.time_calls(lambda i: scipy_solve(w, b, starts), repeats, warmup=0)
     finals, steps, nfev = t.results[0]
@@ -137,7 +162,10 @@ def _row(impl, seconds, sims, compile_s, finals, steps, reference, **extra) -> d
 
 
 def measure(smoke: bool = False, subset: int = 200) -> list[dict]:
-    """Rows for jnn (Tsit5, Dopri5) and SciPy; smoke: 100 starts, subset 20."""
+    """Rows for jnn (vmap and ensemble; Tsit5, Dopri5) and SciPy.
+
+    Smoke: 100 starts, subset 20.
+    """
     sims = 100 if smoke else 1000
     subset = 20 if smoke else min(subset, sims)
     w, b, starts = problem(sims)
@@ -146,6 +174,8 @@ def measure(smoke: bool = False, subset: int = 200) -> list[dict]:
     rows = [
         bench_jnn(w, b, starts, reference, subset, diffrax.Tsit5(), repeats),
         bench_jnn(w, b, starts, reference, subset, diffrax.Dopri5(), repeats),
+        bench_ensemble(w, b, starts, reference, subset, diffrax.Tsit5(), repeats),
+        bench_ensemble(w, b, starts, reference, subset, diffrax.Dopri5(), repeats),
         bench_scipy(w, b, starts[:subset], reference, 1 if smoke else 3),
     ]
     scipy_finals = rows[-1]["finals"]
@@ -164,13 +194,13 @@ def main(argv: list[str] | None = None) -> dict:
     usage = monitor.stop()
     print(WORKLOAD)
     print(
-        f"{'impl':<15} {'per sim us':>10} {'compile s':>9} {'steps':>6} "
+        f"{'impl':<19} {'per sim us':>10} {'compile s':>9} {'steps':>6} "
         f"{'max':>4} {'evals':>6} {'err vs ref':>10} {'vs scipy':>9}"
     )
     for r in rows:
         compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
         print(
-            f"{r['impl']:<15} {1e6 * r['per_simulation_s']:10.1f} {compile_s:>9} "
+            f"{r['impl']:<19} {1e6 * r['per_simulation_s']:10.1f} {compile_s:>9} "
             f"{r['iterations']:6.2f} {r['max_steps']:4d} "
             f"{r['mean_evaluations']:6.1f} {r['quality']:10.2e} "
             f"{r['max_diff_vs_scipy']:9.2e}"

@@ -20,6 +20,8 @@ Continuous Hopfield networks (D1-D5, D7):
   CHNN, chnn, energy_continuous, vector_field, simulate, output,
   state_from_output, leak_integral, reached_steady_state, final_state
                            parameters, energy, dynamics solved with Diffrax (chnn)
+  simulate_ensemble, ensemble_vector_field
+                           many starts as one solve with a shared step (ensemble)
   tour_length, held_karp, two_opt, random_tsp, validate_distances,
   MAX_HELD_KARP_CITIES   TSP yardsticks: exact DP, 2-opt, random instances (tsp_exact)
   qubo, qubo_weights, qubo_objective, brute_force_qubo, penalty, one_hot_penalty,
@@ -73,6 +75,7 @@ from jnn.hopfield.dense import (
     modern_update,
 )
 from jnn.hopfield.dhnn import Recall, RecallTrace, energy, overlap, recall
+from jnn.hopfield.ensemble import ensemble_vector_field, simulate_ensemble
 from jnn.hopfield.lyapunov import LyapunovReport, chnn_lyapunov, lyapunov_check
 from jnn.hopfield.qubo import (
     MAX_BRUTE_FORCE_VARIABLES,
@@ -230,3 +233,4 @@ __all__ += [
     "potts_tsp",
     "solve_tsp",
 ]
+__all__ += ["ensemble_vector_field", "simulate_ensemble"]
