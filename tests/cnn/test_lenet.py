@@ -187,7 +187,7 @@ def test_forward_equals_pytorch(variant, c3):
     ours = LeNet5(variant=variant, c3=c3).apply({"params": params}, jnp.asarray(x))
     with torch.no_grad():
         theirs = torch_lenet(params, variant, c3)(
-            torch.from_numpy(x.transpose(0, 3, 1, 2))
+            torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
         )
     assert np.abs(np.asarray(ours) - theirs.numpy()).max() < 1e-5
 
