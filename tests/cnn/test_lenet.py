@@ -128,7 +128,7 @@ def torch_lenet(params, variant: str, c3: str):
 
     def t(a, *perm):
         a = np.asarray(a, np.float32)
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(perm) if perm else a))
+        return torch.from_numpy(np.array(a.transpose(perm) if perm else a))
 
     if c3 == "table":
         full = np.zeros((5, 5, 6, 16), np.float32)
