@@ -159,15 +159,35 @@ def conv_matmul_backward(
     return valid_conv(lhs, rhs)
 
 
+def _reshape_max_pool(x: jax.Array) -> jax.Array:
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+@jax.custom_vjp
 def max_pool_2x2(x: jax.Array) -> jax.Array:
     """``(B, H, W, C) -> (B, H/2, W/2, C)``: max of each 2x2 window (stride 2).
 
-    A reshape and a reduction (``H, W`` even), whose gradient XLA fuses into
-    elementwise selects, instead of ``reduce_window`` whose gradient is a
-    slow ``select_and_scatter`` on CPU.
+    ``H, W`` even. Without a gradient: the maximum of four strided slices
+    (the fastest form for inference on CPU). Differentiated: a reshape and a
+    reduction, whose gradient XLA fuses into elementwise selects, instead of
+    ``reduce_window`` whose gradient is a slow ``select_and_scatter`` on CPU.
+    Both give the same values.
     """
-    b, h, w, c = x.shape
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    top = jnp.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2])
+    return jnp.maximum(top, jnp.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]))
+
+
+def _max_pool_forward(x):
+    out, pullback = jax.vjp(_reshape_max_pool, x)
+    return out, pullback
+
+
+def _max_pool_backward(pullback, cotangent):
+    return pullback(cotangent)
+
+
+max_pool_2x2.defvjp(_max_pool_forward, _max_pool_backward)
 
 
 def sum_pool_2x2(x: jax.Array) -> jax.Array:

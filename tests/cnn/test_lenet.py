@@ -245,3 +245,20 @@ def test_paper_lenet5_learns_digits():
     result = fit(learner, train, key=jax.random.key(0), epochs=15, batch_size=32)
     accuracy = float(learner.evaluate(result.state, test)["accuracy"])
     assert accuracy >= 0.95, accuracy  # 0.961 measured; chance is 0.1
+
+
+def test_max_pool_2x2_forward_and_gradient_match_reduce_window():
+    from jnn.cnn.fastconv import max_pool_2x2
+
+    x = jax.random.normal(jax.random.key(5), (3, 8, 8, 5))
+
+    def reference(a):
+        return jax.lax.reduce_window(
+            a, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID"
+        )
+
+    np.testing.assert_array_equal(max_pool_2x2(x), reference(x))
+    np.testing.assert_array_equal(jax.jit(max_pool_2x2)(x), reference(x))
+    g = jax.grad(lambda a: jnp.sum(max_pool_2x2(a) ** 2))(x)
+    g_ref = jax.grad(lambda a: jnp.sum(reference(a) ** 2))(x)
+    np.testing.assert_allclose(g, g_ref, atol=1e-6)
