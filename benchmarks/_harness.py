@@ -292,11 +292,7 @@ def torch_fit(
     lr: float,
     seed: int,
 ):
-    """A plain PyTorch CPU training loop (Adam, softmax cross-entropy).
-
-    Each epoch draws a permutation and steps over its ``n // batch_size`` full
-    mini-batches (the remaining examples are skipped, as in jnn), gathering the
-    batches from the tensors by index: no DataLoader.
+    """Train a fresh PyTorch MLP (``torch_mlp``) with :func:`torch_train`.
 
     Args:
       x: ``(n, d)`` float32 tensor.
@@ -311,10 +307,37 @@ def torch_fit(
       The trained ``torch.nn.Module``.
     """
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(seed)
     model = torch_mlp(x.shape[1], features)
+    return torch_train(
+        model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+    )
+
+
+def torch_train(model, x, y, *, epochs: int, batch_size: int, lr: float, seed: int):
+    """A plain PyTorch CPU training loop (Adam, softmax cross-entropy).
+
+    Each epoch draws a permutation (generator seeded with ``seed``) and steps
+    over its ``n // batch_size`` full mini-batches (the remaining examples are
+    skipped, as in jnn), gathering the batches from the tensors by index: no
+    DataLoader.
+
+    Args:
+      model: the ``torch.nn.Module`` to train in place.
+      x: ``(n, ...)`` float32 tensor.
+      y: ``(n,)`` int64 tensor of labels.
+      epochs: passes over the data.
+      batch_size: examples per step.
+      lr: Adam learning rate.
+      seed: seeds the shuffling.
+
+    Returns:
+      ``model``, trained.
+    """
+    import torch
+    import torch.nn.functional as F
+
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]

@@ -144,7 +144,6 @@ def jnn_workloads(train, test, repeats: int):
 def torch_workloads(train, test):
     """PyTorch's ``(fit, infer, accuracy_of_fit_results)`` callables."""
     import torch
-    import torch.nn.functional as F
 
     x, y = (
         torch.from_numpy(train[0].transpose(0, 3, 1, 2).copy()),
@@ -152,20 +151,11 @@ def torch_workloads(train, test):
     )
     xt = torch.from_numpy(test[0].transpose(0, 3, 1, 2).copy())
     yt = torch.from_numpy(test[1]).long()
-    steps = len(y) // BATCH
 
     def fit(i):
-        model = torch_lenet(i)
-        opt = torch.optim.Adam(model.parameters(), lr=LR)
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(i))
-        model.train()
-        for s in range(steps):
-            idx = perm[s * BATCH : (s + 1) * BATCH]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return model
+        return h.torch_train(
+            torch_lenet(i), x, y, epochs=1, batch_size=BATCH, lr=LR, seed=i
+        )
 
     trained = []
 
