@@ -6,6 +6,8 @@ Public API:
   Subsampling, squash                   trainable 2x2 subsampling, A tanh(S a)
   pad_mnist(x), parameter_counts(p)     28->32 padding; params per layer
   conv_matmul_backward                  lax conv with an im2col gradient (fast CPU)
+  conv_pool_phases, PoolPhases, PoolPhaseConv
+                                        conv + 2x2 pooling as one product (fast CPU)
   random_affine(key, images, ...)       jit-compiled random affine distortions
   affine_warp, augmented_loss           bilinear warp; loss that distorts batches
   check_images, conv2d, avg_pool, max_pool
@@ -26,6 +28,7 @@ from jnn.cnn.lenet import (  # noqa: E402
     C3_TABLE,
     ConnectionTableConv,
     LeNet5,
+    PoolPhaseConv,
     Subsampling,
     conv_matmul_backward,
     pad_mnist,
@@ -37,8 +40,11 @@ __all__ += [
     "C3_TABLE",
     "ConnectionTableConv",
     "LeNet5",
+    "PoolPhaseConv",
+    "PoolPhases",
     "Subsampling",
     "conv_matmul_backward",
+    "conv_pool_phases",
     "pad_mnist",
     "parameter_counts",
     "squash",
@@ -46,6 +52,7 @@ __all__ += [
 
 from jnn.cnn.blocks import InvertedResidual, ShuffleUnit  # noqa: E402
 from jnn.cnn.counting import CostReport, LayerCost, count, format_report  # noqa: E402
+from jnn.cnn.fastconv import PoolPhases, conv_pool_phases  # noqa: E402
 from jnn.cnn.layers import (  # noqa: E402
     GlobalAvgPool,
     GroupConv,

@@ -20,9 +20,10 @@ Two variants:
   initialisation. (Computed as ``relu(max_pool(a))``, equal to
   ``max_pool(relu(a))`` since both are monotone, on 4x fewer values.)
 
-The convolutions come from :mod:`jnn.cnn.fastconv`: XLA's convolution when no
-gradient is taken, im2col matrix products under ``jax.grad`` (fast on CPU
-inside the engine's ``lax.scan``), a single matrix product for C5.
+C1/S2 and C3/S4 are computed together by :func:`jnn.cnn.fastconv.conv_pool_phases`
+(one wide matrix product per chunk of images, outputs grouped by pooling
+window: 1.5-2x PyTorch's training speed on CPU); C5 covers its whole 5x5 input
+and is a single matrix product.
 
 C3 either uses the paper's partial connection table (:data:`C3_TABLE`, Table I:
 60 of the 96 map pairs, 1,516 parameters) or connects every S2 map to every C3
@@ -46,6 +47,7 @@ variant has no pooling parameters: 60,806 (table) and 61,706 (full).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -54,8 +56,9 @@ import numpy as np
 
 from jnn._checks import is_concrete
 from jnn.cnn.fastconv import (
+    PoolPhases,
     conv_matmul_backward,
-    max_pool_2x2,
+    conv_pool_phases,
     sum_pool_2x2,
     valid_conv,
 )
@@ -148,14 +151,18 @@ class Subsampling(nn.Module):
     """
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """Sum each 2x2 window, scale and shift per map."""
+    def __call__(self, x: jax.Array | PoolPhases) -> jax.Array:
+        """Sum each 2x2 window, scale and shift per map.
+
+        ``x`` is NHWC maps or a :class:`~jnn.cnn.fastconv.PoolPhases` (the
+        fast form used inside :class:`LeNet5`).
+        """
         channels = x.shape[-1]
         coefficient = self.param(
             "coefficient", nn.initializers.constant(0.25), (channels,)
         )
         bias = self.param("bias", nn.initializers.zeros, (channels,))
-        window_sum = sum_pool_2x2(x)
+        window_sum = x.sum_pool() if isinstance(x, PoolPhases) else sum_pool_2x2(x)
         return window_sum * coefficient[None, None, None, :] + bias[None, None, None, :]
 
 
@@ -176,6 +183,9 @@ class ConnectionTableConv(nn.Module):
       kernel_size: ``k``.
       paper_init: the paper's ``U(+-2.4/F)`` with ``F = k^2 x`` (inputs of
         that output map); else He normal with that fan-in.
+      pool_phases: return the maps as a
+        :class:`~jnn.cnn.fastconv.PoolPhases` (ready for 2x2 pooling; needs
+        even output sides) instead of an NHWC array.
 
     Call:
       ``x: (batch, H, W, C_in)`` -> ``(batch, H-k+1, W-k+1, C_out)``.
@@ -184,6 +194,7 @@ class ConnectionTableConv(nn.Module):
     table: np.ndarray
     kernel_size: int = 5
     paper_init: bool = True
+    pool_phases: bool = False
 
     def kernel_init(self, key, shape, dtype=jnp.float32):
         """Per-connection init with the fan-in of the output map it feeds."""
@@ -197,7 +208,7 @@ class ConnectionTableConv(nn.Module):
         return jax.random.normal(key, shape, dtype) * std[None, None, :]
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array | PoolPhases:
         """Scatter the used kernels into a full kernel and convolve."""
         table = np.asarray(self.table, bool)
         if table.ndim != 2 or x.shape[-1] != table.shape[0]:
@@ -214,7 +225,42 @@ class ConnectionTableConv(nn.Module):
             .at[:, :, rows, cols]
             .set(kernel)
         )
+        if self.pool_phases:
+            return conv_pool_phases(x, full).add_bias(bias)
         return valid_conv(x, full) + bias[None, None, None, :]
+
+
+class PoolPhaseConv(nn.Module):
+    """A VALID stride-1 convolution whose maps come out ready for 2x2 pooling.
+
+    Same parameters as ``nn.Conv(features, (k, k), padding="VALID")``
+    (``kernel: (k, k, C, D)``, ``bias: (D,)``) and the same maps, returned
+    as a :class:`~jnn.cnn.fastconv.PoolPhases` (computed by
+    :func:`~jnn.cnn.fastconv.conv_pool_phases`, the fast CPU form of a
+    convolution followed by pooling).
+
+    Attributes:
+      features: output maps ``D``.
+      kernel_size: ``k``.
+      kernel_init: initialiser of the kernel.
+
+    Call:
+      ``x: (batch, H, W, C)`` -> PoolPhases of shape ``(batch, H-k+1, W-k+1, D)``.
+    """
+
+    features: int
+    kernel_size: int = 5
+    kernel_init: Callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> PoolPhases:
+        """Convolve ``x`` and add the bias."""
+        k = self.kernel_size
+        kernel = self.param(
+            "kernel", self.kernel_init, (k, k, x.shape[-1], self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return conv_pool_phases(x, kernel).add_bias(bias)
 
 
 class LeNet5(nn.Module):
@@ -266,31 +312,32 @@ class LeNet5(nn.Module):
         act = squash if paper else nn.relu
         init = fan_in_uniform() if paper else nn.initializers.he_normal()
 
-        def conv(features, name):
-            return nn.Conv(
-                features,
-                (5, 5),
-                padding="VALID",
-                kernel_init=init,
-                conv_general_dilated=conv_matmul_backward,
-                name=name,
-            )
-
-        def act_pool(a, maps, name):
-            # F = g(a) is sown (kept only when "intermediates" is mutable).
-            self.sow("intermediates", maps, act(a))
+        def act_pool(a: PoolPhases, maps: str, name: str) -> jax.Array:
+            if self.is_mutable_collection("intermediates"):
+                self.sow("intermediates", maps, act(a.maps()))  # F = g(a)
             if paper:
-                return act(Subsampling(name=name)(act(a)))
+                return act(Subsampling(name=name)(a.map(act)))
             # relu(max(a)) == max(relu(a)): squash 4x fewer values.
-            return act(max_pool_2x2(a))
+            return act(a.max_pool())
 
-        h = act_pool(conv(6, "C1")(x), "C1_maps", "S2")  # (B, 14, 14, 6)
+        c1 = PoolPhaseConv(6, 5, kernel_init=init, name="C1")(x)
+        h = act_pool(c1, "C1_maps", "S2")  # (B, 14, 14, 6)
         if self.c3 == "table":
-            h = ConnectionTableConv(C3_TABLE, 5, paper_init=paper, name="C3")(h)
+            c3 = ConnectionTableConv(
+                C3_TABLE, 5, paper_init=paper, pool_phases=True, name="C3"
+            )(h)
         else:
-            h = conv(16, "C3")(h)
-        h = act_pool(h, "C3_maps", "S4")  # (B, 5, 5, 16)
-        h = act(conv(120, "C5")(h))  # (B, 1, 1, 120)
+            c3 = PoolPhaseConv(16, 5, kernel_init=init, name="C3")(h)
+        h = act_pool(c3, "C3_maps", "S4")  # (B, 5, 5, 16)
+        c5 = nn.Conv(
+            120,
+            (5, 5),
+            padding="VALID",
+            kernel_init=init,
+            conv_general_dilated=conv_matmul_backward,
+            name="C5",
+        )
+        h = act(c5(h))  # (B, 1, 1, 120): one matrix product
         h = h.reshape(h.shape[0], 120)
         h = act(nn.Dense(84, kernel_init=init, name="F6")(h))
         return nn.Dense(self.num_classes, kernel_init=init, name="output")(h)

@@ -22,7 +22,7 @@ BUILDERS = {"mobilenet": mobilenet_v2_mnist, "shufflenet": shufflenet_v1_mnist}
 # 8x8 digits: one stride-2 step less than at 28x28 (8 -> 4 -> 4 -> 2).
 DIGITS = {
     "mobilenet": {"settings": ((1, 8, 1, 1), (3, 24, 1, 2), (1, 24, 1, 1))},
-    "shufflenet": {"stem_pool": False},
+    "shufflenet": {"stage_channels": (48,), "stage_repeats": (4,), "stem_features": 8},
 }
 
 

@@ -247,18 +247,75 @@ def test_paper_lenet5_learns_digits():
     assert accuracy >= 0.95, accuracy  # 0.961 measured; chance is 0.1
 
 
-def test_max_pool_2x2_forward_and_gradient_match_reduce_window():
-    from jnn.cnn.fastconv import max_pool_2x2
+def _torch_conv_pool(x, kernel, bias, pool, cotangent):
+    """PyTorch conv2d + bias + pool: value and gradients w.r.t. x, kernel, bias."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
 
-    x = jax.random.normal(jax.random.key(5), (3, 8, 8, 5))
+    def leaf(a, perm):
+        return torch.from_numpy(np.array(a).transpose(perm).copy()).requires_grad_()
 
-    def reference(a):
-        return jax.lax.reduce_window(
-            a, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID"
-        )
+    tx, tk, tb = leaf(x, (0, 3, 1, 2)), leaf(kernel, (3, 2, 0, 1)), leaf(bias, (0,))
+    y = F.conv2d(tx, tk, tb)
+    if pool == "max":
+        p = F.max_pool2d(y, 2)
+    else:
+        p = F.avg_pool2d(torch.tanh(y), 2) * 4
+    p.backward(torch.from_numpy(np.array(cotangent).transpose(0, 3, 1, 2).copy()))
+    grads = (
+        tx.grad.numpy().transpose(0, 2, 3, 1),
+        tk.grad.numpy().transpose(2, 3, 1, 0),
+        tb.grad.numpy(),
+    )
+    return p.detach().numpy().transpose(0, 2, 3, 1), grads
 
-    np.testing.assert_array_equal(max_pool_2x2(x), reference(x))
-    np.testing.assert_array_equal(jax.jit(max_pool_2x2)(x), reference(x))
-    g = jax.grad(lambda a: jnp.sum(max_pool_2x2(a) ** 2))(x)
-    g_ref = jax.grad(lambda a: jnp.sum(reference(a) ** 2))(x)
-    np.testing.assert_allclose(g, g_ref, atol=1e-6)
+
+@pytest.mark.parametrize("pool", ["max", "sum"])
+@pytest.mark.parametrize("batch,chunk,block", [(3, 64, 64), (7, 2, 4), (9, 4, 64)])
+def test_conv_pool_phases_equal_pytorch_values_and_gradients(
+    key, pool, batch, chunk, block
+):
+    # A constant border makes equal conv outputs (ties) inside pooling windows:
+    # PyTorch's max-pool sends the gradient to the first maximum, as phase_max.
+    from jnn.cnn.fastconv import conv_pool_phases
+
+    kx, kk, kb, kg = jax.random.split(key, 4)
+    x = jax.random.normal(kx, (batch, 14, 14, 3))
+    x = x.at[:, :, :6, :].set(0.5)
+    kernel = 0.3 * jax.random.normal(kk, (5, 5, 3, 4))
+    bias = jax.random.normal(kb, (4,))
+    cotangent = jax.random.normal(kg, (batch, 5, 5, 4))
+
+    def ours(x, kernel, bias):
+        phases = conv_pool_phases(x, kernel, chunk=chunk, block=block).add_bias(bias)
+        if pool == "max":
+            return phases.max_pool()
+        return phases.map(jnp.tanh).sum_pool()
+
+    value, vjp = jax.vjp(ours, x, kernel, bias)
+    expected, expected_grads = _torch_conv_pool(x, kernel, bias, pool, cotangent)
+    np.testing.assert_allclose(value, expected, atol=1e-5)
+    for got, want in zip(vjp(cotangent), expected_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
+    maps = conv_pool_phases(x, kernel, chunk=chunk, block=block).maps()
+    reference = jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(maps, reference, atol=1e-5)
+    assert conv_pool_phases(x, kernel).shape == reference.shape
+
+
+def test_conv_pool_phases_rejects_bad_input():
+    from jnn.cnn.fastconv import conv_pool_phases
+
+    x = jnp.zeros((2, 14, 14, 3))
+    with pytest.raises(ValueError, match="even sides"):
+        conv_pool_phases(x, jnp.zeros((4, 4, 3, 2)))  # 11x11 output
+    with pytest.raises(ValueError, match="input channels"):
+        conv_pool_phases(x, jnp.zeros((5, 5, 2, 2)))
+    with pytest.raises(ValueError, match="must be"):
+        conv_pool_phases(x[0], jnp.zeros((5, 5, 3, 2)))
+    with pytest.raises(ValueError, match="block"):
+        conv_pool_phases(x, jnp.zeros((5, 5, 3, 2)), block=0)
+    with pytest.raises(ValueError, match="multiple of `chunk`"):
+        conv_pool_phases(x, jnp.zeros((5, 5, 3, 2)), chunk=3, block=4)
