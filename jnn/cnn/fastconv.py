@@ -170,7 +170,7 @@ def sum_pool_2x2(x: jax.Array) -> jax.Array:
 # --- Convolution followed by 2x2 pooling, computed by pooling phase ----------
 #
 # A 5x5 VALID convolution followed by a 2x2 stride-2 pool (LeNet-5's C1/S2 and
-# C3/S4) is computed here as ONE wide matrix product per batch block, in a
+# C3/S4) is computed here as ONE wide matrix product per chunk of images, in a
 # channels-first layout, with its outputs grouped by position in the pooling
 # window ("phase" (u, v), u, v in {0, 1}):
 #
