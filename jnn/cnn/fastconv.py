@@ -183,7 +183,7 @@ def sum_pool_2x2(x: jax.Array) -> jax.Array:
 # shape the CPU matrix kernels like (C1: 24 x 36 x 12,544 per 64 images) at
 # (k+1)^2/k^2 = 1.44x the multiply-adds of the convolution. Pooling is then a
 # reduction over 4 contiguous planes. Measured for LeNet-5 (batch 64, one
-# training step in the engine's scan, 1 CPU core): 1.9 ms against 4.5 ms for
+# training step in the engine's scan, 1 CPU core): 2.0 ms against 4.5 ms for
 # XLA's convolution with an im2col gradient and 4.5 ms for PyTorch.
 
 #: Images per matrix product. Training batches of up to this size are one
