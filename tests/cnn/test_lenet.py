@@ -174,7 +174,8 @@ def torch_lenet(params, variant: str, c3: str):
     "variant, c3",
     [("paper", "table"), ("paper", "full"), ("modern", "table"), ("modern", "full")],
 )
-def test_forward_equals_pytorch(variant, c3):
+@pytest.mark.parametrize("batch", [4, 64])  # 64: C1-S4 as 4 independent chains
+def test_forward_and_input_gradient_equal_pytorch(variant, c3, batch):
     torch = pytest.importorskip("torch")
     params = dict(init_params(variant, c3))
     for name in ("S2", "S4") if variant == "paper" else ():
@@ -183,13 +184,18 @@ def test_forward_equals_pytorch(variant, c3):
             lambda p: p + 0.1 * jax.random.normal(jax.random.key(2), p.shape),
             params[name],
         )
-    x = np.asarray(jax.random.normal(jax.random.key(3), (4, 32, 32, 1)))
-    ours = LeNet5(variant=variant, c3=c3).apply({"params": params}, jnp.asarray(x))
-    with torch.no_grad():
-        theirs = torch_lenet(params, variant, c3)(
-            torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-        )
-    assert np.abs(np.asarray(ours) - theirs.numpy()).max() < 1e-5
+    x = np.array(jax.random.normal(jax.random.key(3), (batch, 32, 32, 1)))
+    x[:, :8] = -0.4  # a constant band: ties inside max-pooling windows
+    cotangent = np.array(jax.random.normal(jax.random.key(4), (batch, 10)))
+    model = LeNet5(variant=variant, c3=c3)
+    ours, vjp = jax.vjp(lambda a: model.apply({"params": params}, a), jnp.asarray(x))
+    (grad,) = vjp(jnp.asarray(cotangent))
+    tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
+    theirs = torch_lenet(params, variant, c3)(tx)
+    theirs.backward(torch.from_numpy(cotangent))
+    assert np.abs(np.asarray(ours) - theirs.detach().numpy()).max() < 1e-5
+    their_grad = tx.grad.numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(grad, their_grad, rtol=1e-4, atol=1e-5)
 
 
 def test_pad_mnist():
