@@ -74,6 +74,7 @@ def train_lenet5(
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     distort: bool = False,
+    label_smoothing: float = 0.0,
     seed: int = 0,
     n_train: int | None = None,
     n_test: int | None = None,
@@ -89,6 +90,8 @@ def train_lenet5(
       learning_rate: initial Adam step, decayed to 0 by a cosine schedule.
       distort: draw :data:`DISTORTION` random affine distortions in every
         training step (:func:`~jnn.cnn.augmented_loss`).
+      label_smoothing: ``eps`` of the cross-entropy's smoothed targets
+        (:func:`jnn.train.classification_loss`).
       seed: seeds the validation split, the initialisation and the shuffling.
       n_train: use only the first ``n_train`` training images (demos, tests).
       n_test: use only the first ``n_test`` test images.
@@ -99,7 +102,7 @@ def train_lenet5(
     """
     train, val, test = mnist_32(seed, n_train, n_test)
     model = LeNet5(variant=variant, c3=c3)
-    loss = classification_loss(model)
+    loss = classification_loss(model, label_smoothing=label_smoothing)
     if distort:
         loss = augmented_loss(loss, functools.partial(random_affine, **DISTORTION))
     steps = epochs * (len(train["y"]) // batch_size)

@@ -8,9 +8,11 @@ inside the engine's ``lax.scan``):
   product over stride-2 sub-images, in a channels-first layout with the
   outputs grouped by position in the pooling window (derivation in the section
   note below). Pooling becomes a reduction over four contiguous planes and
-  its gradient four selects. XLA's own convolution (NHWC with 6 or 16
-  channels in the lanes) and its gradients, an im2col product and a max-pool
-  by ``reduce_window`` all cost several times more here.
+  its gradient four selects. :func:`chain_pieces` cuts a training batch into
+  pieces that a network runs through these layers as independent chains,
+  which XLA's CPU runtime executes concurrently. XLA's own convolution (NHWC
+  with 6 or 16 channels in the lanes) and its gradients, an im2col product
+  and a max-pool by ``reduce_window`` all cost several times more here.
 * :func:`valid_conv` / :func:`conv_matmul_backward`: any VALID stride-1
   convolution; XLA's convolution when no gradient is taken, im2col matrix
   products under ``jax.grad`` (XLA emits the kernel-gradient convolution of a

@@ -21,25 +21,46 @@ def _apply(model: nn.Module, params: PyTree, x: jax.Array, key: jax.Array | None
 
 
 def classification_loss(
-    model: nn.Module, *, input_key: str = "x", target_key: str = "y"
+    model: nn.Module,
+    *,
+    input_key: str = "x",
+    target_key: str = "y",
+    label_smoothing: float = 0.0,
 ) -> LossFn:
     r"""Mean softmax cross-entropy of integer labels, with accuracy.
 
-    .. math:: E = -\frac{1}{B}\sum_b \log \mathrm{softmax}(f(x_b))_{y_b}
+    .. math:: E = -\frac{1}{B}\sum_b \sum_k q_{bk} \log \mathrm{softmax}(f(x_b))_k
+
+    with targets ``q_b`` one-hot at ``y_b``, or with label smoothing
+    (Szegedy et al. 2016) ``q_b = (1 - eps) onehot(y_b) + eps / K`` for ``K``
+    classes (``optax.smooth_labels``).
 
     Args:
       model: module mapping ``x: (B, ...)`` to logits ``(B, n_classes)``.
       input_key: batch entry holding the inputs.
       target_key: batch entry holding ``(B,)`` int class labels.
+      label_smoothing: ``eps`` in ``[0, 1)``; 0 is plain cross-entropy.
 
     Returns:
       ``loss(params, batch, key) -> (loss, {"accuracy": ...})``.
+
+    Raises:
+      ValueError: ``label_smoothing`` outside ``[0, 1)``.
     """
+    eps = label_smoothing
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 <= eps < 1:
+        raise ValueError(f"`label_smoothing` must be in [0, 1); got {eps!r}.")
 
     def loss(params: PyTree, batch: Batch, key: jax.Array | None):
         logits = _apply(model, params, batch[input_key], key)
         labels = batch[target_key]
-        value = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+        if eps:
+            targets = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+            targets = optax.smooth_labels(targets, eps)
+            value = optax.softmax_cross_entropy(logits, targets).mean()
+        else:
+            value = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+            value = value.mean()
         accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
         return value, {"accuracy": accuracy}
 

@@ -295,6 +295,26 @@ def test_bad_input_is_rejected_before_training(kwargs, error, match):
         fit(LEARNER, **args)
 
 
+def test_label_smoothing_matches_closed_form(key):
+    # E = (1 - eps) CE(y) + eps * mean_k(-log p_k), per example, then averaged.
+    params = MODEL.init(key, IRIS.train["x"][:1])["params"]
+    batch = {k: v[:20] for k, v in IRIS.train.items()}
+    logits = np.asarray(MODEL.apply({"params": params}, batch["x"]), np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    y = np.asarray(batch["y"])
+    plain = -log_p[np.arange(20), y]
+    for eps in (0.0, 0.1, 0.5):
+        expected = np.mean((1 - eps) * plain + eps * (-log_p).mean(axis=1))
+        value, aux = classification_loss(MODEL, label_smoothing=eps)(
+            params, batch, None
+        )
+        np.testing.assert_allclose(float(value), expected, rtol=1e-5)
+        assert float(aux["accuracy"]) == np.mean(logits.argmax(axis=1) == y)
+    for bad in (-0.1, 1.0, True, "0.1"):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            classification_loss(MODEL, label_smoothing=bad)
+
+
 def test_bad_learner_arguments():
     with pytest.raises(TypeError, match="`model`"):
         gradient_learner("mlp", classification_loss(MODEL), optax.adam(1e-3))
