@@ -325,3 +325,29 @@ def test_conv_pool_phases_rejects_bad_input():
         conv_pool_phases(x, jnp.zeros((5, 5, 3, 2)), block=0)
     with pytest.raises(ValueError, match="multiple of `chunk`"):
         conv_pool_phases(x, jnp.zeros((5, 5, 3, 2)), chunk=3, block=4)
+
+
+def test_pool_phase_conv_is_nn_conv_with_phase_output(key):
+    import flax.linen as nn
+
+    from jnn.cnn import PoolPhaseConv
+
+    x = jax.random.normal(key, (3, 12, 12, 2))
+    ours, theirs = PoolPhaseConv(4, 3), nn.Conv(4, (3, 3), padding="VALID")
+    params = ours.init(jax.random.key(1), x)
+    # Same parameter names and shapes as nn.Conv: the parameters are reusable.
+    shapes = jax.tree.map(np.shape, params)
+    assert shapes == jax.tree.map(np.shape, theirs.init(jax.random.key(1), x))
+    np.testing.assert_allclose(
+        ours.apply(params, x).maps(), theirs.apply(params, x), atol=1e-5
+    )
+
+
+def test_chain_pieces_cover_the_batch_contiguously():
+    from jnn.cnn.fastconv import chain_pieces
+
+    for batch in (1, 31, 32, 64, 65, 256, 257, 1000):
+        pieces = chain_pieces(batch)
+        covered = np.concatenate([np.arange(batch)[p] for p in pieces])
+        np.testing.assert_array_equal(covered, np.arange(batch))
+        assert len(pieces) == (4 if 32 <= batch <= 256 else 1)
