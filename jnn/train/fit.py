@@ -24,7 +24,7 @@ from jnn.train.loop import (
     _init_carry,
     _Plan,
 )
-from jnn.train.parallel import placement
+from jnn.train.parallel import placement, put
 from jnn.train.progress import EpochProgress, progress_wanted
 from jnn.train.stopping import Stop, never
 
@@ -109,9 +109,9 @@ def fit(
     check_positive_int(checkpoint_every, "checkpoint_every")
     where = placement(devices, n if batch_size is None else batch_size)
     plan = _Plan(learner, stop or never(), n, batch_size, epochs, where.constrain)
-    train = jax.device_put(dict(train), where.replicated)
-    val = None if val is None else jax.device_put(dict(val), where.replicated)
-    key = jax.device_put(key, where.replicated)
+    train = put(dict(train), where.replicated)
+    val = None if val is None else put(dict(val), where.replicated)
+    key = put(key, where.replicated)
     show = progress_wanted(progress)
     # Epochs per compiled call: one when the bar shows every epoch, else 10 to
     # save the per-call overhead. With checkpoints, always `checkpoint_every`,
@@ -128,7 +128,7 @@ def fit(
         else Checkpointer(checkpoint_dir, checkpoint_every)
     )
     if saver is not None and saver.latest_epoch() is not None:
-        carry = jax.device_put(saver.restore(carry, key), where.replicated)
+        carry = put(saver.restore(carry, key), where.replicated)
     per_epoch = n if batch_size is None else (n // batch_size) * batch_size
     try:
         with EpochProgress(

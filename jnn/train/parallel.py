@@ -70,3 +70,8 @@ def _placement(devices: tuple, batch_size: int) -> Placement:
         return jax.lax.with_sharding_constraint(batch, sharded)
 
     return Placement(devices, NamedSharding(mesh, PartitionSpec()), constrain)
+
+
+def put(tree: Any, sharding: Sharding) -> Any:
+    """Place the host or device arrays of ``tree`` with ``sharding``."""
+    return jax.device_put(tree, sharding)
