@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array
+from jnn.train import Context
 from jnn.train.learner import Batch, LossFn, PyTree
 
 
@@ -161,13 +162,13 @@ def augmented_loss(
 ) -> LossFn:
     """Wrap ``loss`` so that training batches are augmented with the step's key.
 
-    With ``key`` given (a training step of :func:`jnn.train.gradient_learner`)
-    the key is split: one half draws the distortion ``augment(k, batch[x])``,
-    the other goes on to ``loss`` (dropout). With ``key=None`` (evaluation)
-    ``loss`` sees the data unchanged.
+    In a training step (``ctx.train`` with a key, as
+    :func:`jnn.train.gradient_learner` calls it) the key is split: one half
+    draws the distortion ``augment(k, batch[x])``, the other goes on to
+    ``loss`` (dropout). In evaluation ``loss`` sees the data unchanged.
 
     Args:
-      loss: ``loss(params, batch, key) -> (value, aux)``, e.g.
+      loss: ``loss(params, batch, ctx) -> (value, aux, model_state)``, e.g.
         :func:`jnn.train.classification_loss`.
       augment: ``augment(key, images) -> images``, e.g.
         ``functools.partial(random_affine, max_shift=2.0)``.
@@ -184,11 +185,13 @@ def augmented_loss(
     if not callable(augment):
         raise TypeError(f"`augment` must be callable; got {type(augment).__name__}.")
 
-    def wrapped(params: PyTree, batch: Batch, key: jax.Array | None):
-        if key is None:
-            return loss(params, batch, None)
-        augment_key, loss_key = jax.random.split(key)
+    def wrapped(params: PyTree, batch: Batch, ctx: Context | None):
+        if ctx is None or not ctx.train or ctx.key is None:
+            return loss(params, batch, ctx)
+        augment_key, loss_key = jax.random.split(ctx.key)
         batch = {**batch, input_key: augment(augment_key, batch[input_key])}
-        return loss(params, batch, loss_key)
+        return loss(params, batch, ctx.replace(key=loss_key))
 
+    if hasattr(loss, "check"):
+        wrapped.check = loss.check
     return wrapped

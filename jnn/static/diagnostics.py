@@ -56,7 +56,7 @@ def initial_gradient_norms(
 
     Args:
       model: an :class:`jnn.static.MLP` (or a module with ``layer_<i>`` params).
-      loss: ``loss(params, batch, key)``, e.g. ``classification_loss(model)``.
+      loss: ``loss(params, batch, ctx)``, e.g. ``classification_loss(model)``.
       key: initialisation key.
       batch: ``{"x": (B, d), "y": ...}``.
 

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn._checks import check_array, check_positive_float, check_positive_int
-from jnn.train import Learner, Stop, metric_below, run
+from jnn.train import Learner, Stop, full_batch, metric_below, run
 
 INITS = ("k-means++", "random")
 
@@ -254,7 +254,7 @@ def kmeans(n_clusters: int, *, init="k-means++", input_key: str = "x") -> Learne
     def evaluate(state: KMeansState, data):
         return {"inertia": assign_clusters(data[input_key], state.centers)[1]}
 
-    return Learner(init_fn, update, evaluate)
+    return Learner(init_fn, update, evaluate, plan=full_batch())
 
 
 def kmeans_convergence(tol: float = 1e-4) -> Stop:

@@ -47,7 +47,7 @@ from jnn.static.mixture_data import (
     initial_resp,
     mean_filled,
 )
-from jnn.train import Learner, absolute_change_below, fit
+from jnn.train import Learner, absolute_change_below, fit, full_batch
 
 COVARIANCES = ("full", "diag", "spherical")
 INITS = ("points", "random")
@@ -327,7 +327,7 @@ def _em_learner(n_components, kind, reg_covar, init, given) -> Learner:
         x, observed = _unpack(data)
         return {"log_likelihood": jnp.mean(e_step(x, observed, params, kind)[1])}
 
-    return Learner(init_fn, update, evaluate)
+    return Learner(init_fn, update, evaluate, plan=full_batch())
 
 
 def gmm_fit(

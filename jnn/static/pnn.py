@@ -38,7 +38,7 @@ from jnn._checks import (
     is_concrete,
 )
 from jnn.static.calibration import check_labels
-from jnn.train import Learner
+from jnn.train import Learner, full_batch
 
 
 class PNNState(NamedTuple):
@@ -203,7 +203,7 @@ def pnn(
             "loss": -jnp.mean(log_post[jnp.arange(y.shape[0]), y]),
         }
 
-    return Learner(init, update, evaluate)
+    return Learner(init, update, evaluate, plan=full_batch())
 
 
 def _check_xy(x, y, n_classes):

@@ -38,7 +38,8 @@ from jax.scipy.special import logsumexp
 
 from jnn._checks import check_array, check_positive_float, check_positive_int
 from jnn.static.calibration import calibration_error, check_labels
-from jnn.train import Learner, absolute_change_below, run
+from jnn.static.kmeans import kmeans
+from jnn.train import Learner, absolute_change_below, full_batch, run
 
 COVARIANCES = ("spherical", "diag", "full")
 INITIALISATIONS = ("kmeans", "random")
@@ -166,27 +167,9 @@ def _sq_distances(x: jax.Array, centres: jax.Array) -> jax.Array:
 
 
 def _kmeans_centres(key, x, n_kernels: int, iterations: int) -> jax.Array:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007) and Lloyd iterations."""
-    keys = jax.random.split(key, n_kernels)
-    first = x[jax.random.randint(keys[0], (), 0, x.shape[0])]
-    centres = jnp.zeros((n_kernels, x.shape[1]), x.dtype).at[0].set(first)
-    nearest = jnp.sum((x - first[None, :]) ** 2, axis=1)
-
-    def seed(i, carry):  # draw the next centre with probability ∝ D(x)²
-        centres, nearest = carry
-        pick = x[jax.random.categorical(keys[i], jnp.log(nearest + 1e-30))]
-        nearest = jnp.minimum(nearest, jnp.sum((x - pick[None, :]) ** 2, axis=1))
-        return centres.at[i].set(pick), nearest
-
-    centres, _ = jax.lax.fori_loop(1, n_kernels, seed, (centres, nearest))
-
-    def lloyd(_, centres):
-        member = jax.nn.one_hot(jnp.argmin(_sq_distances(x, centres), 1), n_kernels)
-        counts = jnp.sum(member, axis=0)
-        moved = (member.T @ x) / jnp.maximum(counts, 1.0)[:, None]
-        return jnp.where(counts[:, None] > 0, moved, centres)
-
-    return jax.lax.fori_loop(0, iterations, lloyd, centres)
+    """``iterations`` epochs of the :func:`kmeans` learner (k-means++ seeding)."""
+    result = run(kmeans(n_kernels), {"x": x}, key=key, epochs=iterations)
+    return result.state.centers
 
 
 def _initial_params(key, x, y, n_kernels, n_classes, covariance, floor, init, iters):
@@ -292,7 +275,7 @@ def prbf(
         log_likelihood = jnp.mean(log_px_y + params.log_priors[y])
         return new, {"log_likelihood": log_likelihood, "accuracy": accuracy}
 
-    return Learner(init_fn, update, _evaluate)
+    return Learner(init_fn, update, _evaluate, plan=full_batch())
 
 
 def _check_xy(x, y, n_classes):

@@ -49,7 +49,7 @@ from jnn.static.som_metrics import (
     squared_distances,
     topographic_error,
 )
-from jnn.train import FitResult, Learner, RunResult, run
+from jnn.train import FitResult, Learner, RunResult, full_batch, run
 
 
 class SOMState(NamedTuple):
@@ -214,7 +214,7 @@ def som_batch(
 ) -> Learner:
     """Batch SOM (Kohonen 2001; MiniSom's ``train_batch_offline``) as a learner.
 
-    Use it with full-batch epochs (``batch_size=None``, ``epochs=n_iterations``):
+    It is a full-batch learner (``epochs=n_iterations``; a ``batch_size`` is refused):
     each update finds the winners of all samples, forms the neighbourhood-
     weighted means ``w_bar_u`` and moves ``w_u`` by ``eta(t)`` towards them.
 
@@ -259,7 +259,7 @@ def som_batch(
         metrics = {"quantization_error": qe, "learning_rate": eta, "sigma": sig}
         return SOMState(w, t + 1), metrics
 
-    return Learner(rule.init, update, rule.evaluate)
+    return Learner(rule.init, update, rule.evaluate, plan=full_batch())
 
 
 def _setup(x, grid, algorithm, n_iterations, batch_size, init, settings, *,

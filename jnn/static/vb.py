@@ -38,7 +38,7 @@ from jax.scipy.special import digamma, gammaln, logsumexp
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
 from jnn.static.mixture import GMMParams, _log_gaussian_diag, _log_gaussian_full
 from jnn.static.mixture_data import as_data, check_choice, initial_resp
-from jnn.train import Learner, absolute_change_below, fit
+from jnn.train import Learner, absolute_change_below, fit, full_batch
 
 VB_COVARIANCES = ("full", "diag")
 
@@ -282,7 +282,7 @@ def vb_gmm(
         active = jnp.sum(expected_weights(new) >= prune_threshold)
         return new, {"elbo": elbo(log_resp, new), "active_components": active}
 
-    return Learner(init_fn, update)
+    return Learner(init_fn, update, plan=full_batch())
 
 
 def vb_gmm_fit(

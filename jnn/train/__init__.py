@@ -1,21 +1,31 @@
-"""The compiled training engine (shared by every chapter).
+"""The compiled training engine (shared by every chapter; it knows no model).
 
 Public API:
-  Learner(init, update, evaluate)        a learning rule as pure functions
-  gradient_learner(model, loss, opt)     back-propagation + any Optax optimiser
+  Learner(init, update, evaluate, plan, start_epoch, check)
+                                         a learning rule as pure functions
+  gradient_learner(model, loss, opt)     back-propagation + any Optax optimiser,
+                                         with the module's model state (BatchNorm)
   TrainState                             state of a gradient learner
+  Context, apply_model, init_model       how a loss calls a Flax module (key,
+                                         train flag, model state)
   classification_loss, regression_loss   losses built from a Flax module
-  fit(learner, train, *, key, epochs, batch_size, val, stop, checkpoint_dir,
-      progress, devices) -> FitResult    the driver (progress, checkpoints)
+  players_learner, Player, PlayersState  several optimisers taking turns (GANs)
+  BatchPlan, shuffled, full_batch, sequence_windows
+                                         how an epoch walks the data
+  fit(learner, train, *, key, epochs, batch_size | plan, val, stop,
+      checkpoint_dir, progress, devices) -> FitResult    the driver
   run(...) -> RunResult                  the pure, jittable, vmappable core
   stopping                               S2 stopping criteria (any_of, ...)
 """
 
 from jnn.train import stopping
 from jnn.train.fit import fit
-from jnn.train.learner import Learner, TrainState, gradient_learner
-from jnn.train.loop import FitResult, RunResult, TrainingDiverged, run
+from jnn.train.learner import Learner, TrainState, evaluate_with_key, gradient_learner
+from jnn.train.loop import FitResult, RunResult, TrainingDiverged, check_like, run
 from jnn.train.losses import classification_loss, regression_loss
+from jnn.train.modules import Context, apply_model, init_model
+from jnn.train.plans import BatchPlan, full_batch, sequence_windows, shuffled
+from jnn.train.players import Player, PlayersState, players_learner
 from jnn.train.stopping import (
     Stop,
     absolute_change_below,
@@ -28,23 +38,35 @@ from jnn.train.stopping import (
 )
 
 __all__ = [
+    "BatchPlan",
+    "Context",
     "FitResult",
     "Learner",
+    "Player",
+    "PlayersState",
     "RunResult",
     "Stop",
-    "absolute_change_below",
     "TrainState",
     "TrainingDiverged",
+    "absolute_change_below",
     "any_of",
+    "apply_model",
+    "check_like",
     "classification_loss",
+    "evaluate_with_key",
     "fit",
+    "full_batch",
     "gradient_learner",
     "gradient_norm_below",
+    "init_model",
     "max_epochs",
     "metric_below",
+    "players_learner",
     "regression_loss",
     "relative_loss_change_below",
     "run",
+    "sequence_windows",
+    "shuffled",
     "stopping",
     "validation_patience",
 ]

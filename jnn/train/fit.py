@@ -25,6 +25,7 @@ from jnn.train.loop import (
     _Plan,
 )
 from jnn.train.parallel import placement, put
+from jnn.train.plans import BatchPlan
 from jnn.train.progress import EpochProgress, progress_wanted
 from jnn.train.stopping import Stop, never
 
@@ -64,6 +65,7 @@ def fit(
     devices: Sequence[jax.Device] | None = None,
     throw: bool = True,
     init_state: PyTree | None = None,
+    plan: BatchPlan | None = None,
 ) -> FitResult:
     """Train ``learner`` on ``train``: compiled epochs driven from Python.
 
@@ -79,8 +81,11 @@ def fit(
       key: PRNG key; the same key gives the same result, however the run is
         driven (this function, :func:`run`, or resumed from a checkpoint).
       epochs: maximum number of epochs.
-      batch_size: examples per mini-batch (the last ``n % batch_size`` examples
-        of each epoch's permutation are skipped); None for full batch.
+      batch_size: examples per shuffled mini-batch (the last ``n % batch_size``
+        examples of each epoch's permutation are skipped), shorthand for
+        ``plan=shuffled(batch_size)``; None for the full batch (or the
+        learner's own plan). A full-batch learner (k-means, EM, ...) refuses
+        it with a ``ValueError``.
       val: optional validation data; its metrics are recorded as ``val_*``.
       stop: optional stopping criterion, e.g.
         ``any_of(relative_loss_change_below(1e-4), validation_patience(10))``.
@@ -89,13 +94,18 @@ def fit(
         checkpoint found there.
       checkpoint_every: epochs between checkpoints.
       progress: show a rich progress bar (None: only on a terminal).
-      devices: devices for data parallelism (default: all local devices; the
-        batch is sharded over them and the state replicated).
+      devices: devices for data parallelism (default: all devices, those of
+        every process after ``jax.distributed.initialize()``; the batch is
+        sharded over them and the state replicated).
       throw: raise :class:`TrainingDiverged` when the loss becomes non-finite
         (the exception's ``.result`` holds the last good state); if False,
         return that result with ``reason="diverged"``.
       init_state: start from this learner state instead of ``learner.init``
         (warm start; e.g. given initial centres or weights).
+      plan: how an epoch walks the data: :func:`jnn.train.shuffled`,
+        :func:`jnn.train.full_batch` or :func:`jnn.train.sequence_windows`
+        (ordered windows of parallel streams for truncated BPTT); exclusive
+        with ``batch_size``.
 
     Returns:
       A :class:`FitResult` ``(state, history, reason, epochs)``.
@@ -104,11 +114,11 @@ def fit(
       TypeError, ValueError: invalid arguments (raised before any compilation).
       TrainingDiverged: the training loss became NaN or infinite.
     """
-    n = _check_inputs(learner, train, val, epochs, batch_size, stop)
+    n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
     _check_key(key)
     check_positive_int(checkpoint_every, "checkpoint_every")
-    where = placement(devices, n if batch_size is None else batch_size)
-    plan = _Plan(learner, stop or never(), n, batch_size, epochs, where.constrain)
+    where = placement(_full_batch_devices(batches, n, devices), batches.shard_size(n))
+    plan = _Plan(learner, stop or never(), n, batches, epochs, where.constrain)
     train = put(dict(train), where.replicated)
     val = None if val is None else put(dict(val), where.replicated)
     key = put(key, where.replicated)
@@ -118,6 +128,8 @@ def fit(
     # so that a resumed run executes exactly the same compiled code.
     chunk = checkpoint_every if checkpoint_dir else (1 if show else 10)
     init_fn, epoch_fn = _compiled(plan, where.replicated, chunk)
+    if init_state is not None:
+        init_state = put(init_state, where.replicated)
     carry = init_fn(train, val, key, init_state)
     _check_requires(plan.stop, carry.history)
     _, train_key = jax.random.split(key)
@@ -129,7 +141,7 @@ def fit(
     )
     if saver is not None and saver.latest_epoch() is not None:
         carry = put(saver.restore(carry, key), where.replicated)
-    per_epoch = n if batch_size is None else (n // batch_size) * batch_size
+    per_epoch = batches.examples_per_epoch(n)
     try:
         with EpochProgress(
             epochs, per_epoch * chunk, show, start=int(carry.epoch)
@@ -149,6 +161,25 @@ def fit(
         if saver is not None:
             saver.close()
     return _result(plan, carry, throw)
+
+
+def _full_batch_devices(batches: BatchPlan, n: int, devices):
+    """Devices of a full-batch training: one device when ``n`` cannot be split.
+
+    A full-batch update on every device computes the same thing as on one, so
+    when the number of examples is not a multiple of the device count the
+    update runs on the first (local) device instead of refusing a batch size
+    the caller never chose.
+    """
+    if batches.kind != "full":
+        return devices
+    count = jax.device_count() if devices is None else len(devices)
+    if count > 1 and n % count:
+        if devices is None:
+            return jax.local_devices()[:1]
+        # a device of this process: every process runs the same update
+        return [d for d in devices if d.process_index == jax.process_index()][:1]
+    return devices
 
 
 def _last_record(carry: Carry) -> dict:

@@ -3,15 +3,16 @@
 A :class:`Learner` is to training what an Optax ``GradientTransformation`` is
 to optimisation::
 
-    state = learner.init(key, batch)                  # any pytree
+    state = learner.init(key, batch)                    # any pytree
     state, metrics = learner.update(state, batch, key)  # one step on one batch
-    metrics = learner.evaluate(state, data)           # optional, no learning
+    metrics = learner.evaluate(state, data, key)        # optional, no learning
 
 Because the functions are pure, the engine (:mod:`jnn.train.loop`) can ``jit``
 an epoch, ``lax.scan`` over mini-batches, ``vmap`` over seeds or
 hyper-parameters and shard over devices, for every learner at once. Gradient
 descent on a Flax module is one constructor, :func:`gradient_learner`; k-means,
-EM, SOM, Hebbian rules, CD-k and GAN steps are learners written by hand.
+EM, SOM, Hebbian rules, CD-k and GAN steps are learners written by hand (a
+learner with several optimisers: :func:`jnn.train.players_learner`).
 
 Conventions: ``metrics`` is a dict of scalars (or small fixed-shape arrays)
 that the engine averages over an epoch. A ``"loss"`` entry is what the stopping
@@ -20,7 +21,8 @@ criteria and the divergence check look at.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -28,12 +30,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jnn.train.modules import Context, init_model
+from jnn.train.plans import BatchPlan
+
 PyTree = Any
 Batch = Mapping[str, jax.Array]
 Metrics = dict[str, jax.Array]
-#: ``loss(params, batch, key) -> (loss, aux_metrics)``; ``key=None`` means
-#: evaluation (deterministic: no dropout, no noise).
-LossFn = Callable[[PyTree, Batch, jax.Array | None], tuple[jax.Array, Metrics]]
+#: ``loss(params, batch, ctx) -> (loss, aux_metrics, model_state)``: ``ctx`` is
+#: a :class:`jnn.train.Context` (key, train flag, model state); the loss
+#: returns the model state its module produced (``ctx.model_state`` unchanged
+#: when the module has none or when evaluating). A loss may carry a
+#: ``check(data, name)`` attribute that validates data before tracing.
+LossFn = Callable[[PyTree, Batch, Context], tuple[jax.Array, Metrics, PyTree]]
 
 
 class Learner(NamedTuple):
@@ -44,14 +52,49 @@ class Learner(NamedTuple):
         fixes shapes and dtypes.
       update: ``update(state, batch, key) -> (state, metrics)``, one learning
         step on one mini-batch.
-      evaluate: optional ``evaluate(state, data) -> metrics`` on held-out data
-        (no learning, deterministic); the engine prefixes its keys with
-        ``val_``.
+      evaluate: optional ``evaluate(state, data, key) -> metrics`` on held-out
+        data (no learning; ``key`` for sampling-based estimates, may be None).
+        A two-argument ``evaluate(state, data)`` is called without the key. The
+        engine prefixes its keys with ``val_``.
+      plan: the :class:`jnn.train.BatchPlan` the rule needs, or None to let the
+        caller choose (``full_batch()`` for rules that need every example: then
+        a ``batch_size`` is refused).
+      start_epoch: optional ``start_epoch(state) -> state`` run at the start of
+        every epoch (e.g. zero the hidden state carried across the windows of
+        truncated BPTT).
+      check: optional ``check(data, name)`` raising ``ValueError``/``TypeError``
+        for data the rule cannot use; the engine calls it on ``train`` and
+        ``val`` before anything is traced.
     """
 
     init: Callable[[jax.Array, Batch], PyTree]
     update: Callable[[PyTree, Batch, jax.Array], tuple[PyTree, Metrics]]
-    evaluate: Callable[[PyTree, Batch], Metrics] | None = None
+    evaluate: Callable[..., Metrics] | None = None
+    plan: BatchPlan | None = None
+    start_epoch: Callable[[PyTree], PyTree] | None = None
+    check: Callable[[Batch, str], None] | None = None
+
+
+def evaluate_with_key(
+    evaluate: Callable[..., Metrics], state: PyTree, data: Batch, key
+) -> Metrics:
+    """``evaluate(state, data, key)``, or ``evaluate(state, data)`` if it takes two."""
+    if _takes_key(evaluate):
+        return evaluate(state, data, key)
+    return evaluate(state, data)
+
+
+def _takes_key(fn: Callable) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [
+        p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 3
 
 
 class TrainState(NamedTuple):
@@ -61,11 +104,14 @@ class TrainState(NamedTuple):
       params: the Flax ``params`` collection.
       opt_state: the Optax optimiser state.
       step: ``[]`` int32, updates applied so far.
+      model_state: the module's other collections (``{"batch_stats": ...}``),
+        ``{}`` when it has none.
     """
 
     params: PyTree
     opt_state: optax.OptState
     step: jax.Array
+    model_state: PyTree = {}
 
 
 def gradient_learner(
@@ -75,6 +121,9 @@ def gradient_learner(
     *,
     input_key: str = "x",
     grad_metrics: Callable[[PyTree], Metrics] | None = None,
+    reset_collections: Sequence[str] = (),
+    plan: BatchPlan | None = None,
+    rng_streams: Sequence[str] = (),
 ) -> Learner:
     r"""Gradient descent on a Flax Linen module's parameters.
 
@@ -84,22 +133,38 @@ def gradient_learner(
     .. math:: g = \nabla_\theta E(\theta; \text{batch}),\quad
               \theta \leftarrow \theta + \text{optimizer}(g)
 
+    Model state: the module's collections other than ``params`` (BatchNorm's
+    ``batch_stats``, a recurrent ``carry``) are kept in
+    :attr:`TrainState.model_state`, updated by every training step (the loss
+    applies the module with them mutable and ``train=True``), used frozen by
+    ``evaluate`` (``train=False``: BatchNorm uses its running statistics), and
+    checkpointed and replicated with the rest of the state. They are inputs,
+    not parameters: no gradient flows into them, which is what truncated BPTT
+    needs of a carried hidden state.
+
     Args:
-      model: a Flax Linen module; ``model.init(key, batch[input_key])`` creates
-        its parameters.
-      loss: ``loss(params, batch, key) -> (scalar loss, aux metrics)``, e.g.
-        :func:`jnn.train.classification_loss`. It receives ``key=None`` when
-        evaluating.
+      model: a Flax Linen module; ``model.init(key, batch[input_key])`` (with
+        ``train=False`` / ``deterministic=True`` if it takes one) creates its
+        variables.
+      loss: ``loss(params, batch, ctx) -> (loss, aux, model_state)``, e.g.
+        :func:`jnn.train.classification_loss`; ``ctx`` is a
+        :class:`jnn.train.Context`.
       optimizer: any Optax gradient transformation (``optax.adam(1e-3)``,
         ``optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1, 0.9))``).
       input_key: the batch entry passed to ``model.init``.
       grad_metrics: optional ``f(grads) -> dict`` of extra metrics computed from
         the gradient every step (e.g. :func:`jnn.static.layer_gradient_norms`).
+      reset_collections: model-state collections zeroed at the start of every
+        epoch (``("carry",)`` for a hidden state carried across the windows of
+        :func:`jnn.train.sequence_windows`).
+      plan: a batch plan the learner requires (None: the caller chooses).
+      rng_streams: RNG streams the module draws from at init besides
+        ``params`` (e.g. ``("dropout",)`` for a module that needs it).
 
     Returns:
       A :class:`Learner` whose state is a :class:`TrainState` and whose metrics
       hold ``loss``, ``grad_norm`` (global L2 norm of the mini-batch gradient)
-      and the loss's aux metrics.
+      and the loss's aux metrics; ``evaluate(state, data, key=None)``.
 
     Example:
       >>> import optax, jnn
@@ -116,6 +181,9 @@ def gradient_learner(
             "`optimizer` must be an optax.GradientTransformation such as "
             f"optax.adam(1e-3); got {type(optimizer).__name__}."
         )
+    if isinstance(reset_collections, str):
+        reset_collections = (reset_collections,)
+    reset_collections = tuple(reset_collections)
 
     def init(key: jax.Array, batch: Batch) -> TrainState:
         if input_key not in batch:
@@ -123,21 +191,59 @@ def gradient_learner(
                 f"the batch has no entry {input_key!r} (`input_key`); it has "
                 f"{sorted(batch)}."
             )
-        params = model.init(key, batch[input_key])["params"]
-        return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+        params, model_state = init_model(
+            model, key, batch[input_key], rng_streams=rng_streams
+        )
+        missing = [c for c in reset_collections if c not in model_state]
+        if missing:
+            raise ValueError(
+                f"`reset_collections` names {missing}, but the module has only "
+                f"the model-state collections {sorted(model_state)}."
+            )
+        step = jnp.zeros((), jnp.int32)
+        return TrainState(params, optimizer.init(params), step, model_state)
+
+    def call_loss(params, batch, ctx: Context):
+        out = loss(params, batch, ctx)
+        if not (isinstance(out, tuple) and len(out) == 3):
+            raise TypeError(
+                "`loss` must return (value, aux_metrics, model_state) and take "
+                "(params, batch, ctx: jnn.train.Context); a loss written for the "
+                "older (params, batch, key) -> (value, aux) protocol can read "
+                "ctx.key and return ctx.model_state as the third item."
+            )
+        value, aux, new_state = out
+        return value, (aux, new_state)
 
     def update(state: TrainState, batch: Batch, key: jax.Array):
-        grad_fn = jax.value_and_grad(loss, has_aux=True)
-        (value, aux), grads = grad_fn(state.params, batch, key)
+        ctx = Context(key, True, state.model_state)
+        grad_fn = jax.value_and_grad(call_loss, has_aux=True)
+        (value, (aux, model_state)), grads = grad_fn(state.params, batch, ctx)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": value, "grad_norm": optax.tree.norm(grads), **aux}
         if grad_metrics is not None:
             metrics.update(grad_metrics(grads))
-        return TrainState(params, opt_state, state.step + 1), metrics
+        new = TrainState(params, opt_state, state.step + 1, model_state)
+        return new, metrics
 
-    def evaluate(state: TrainState, data: Batch) -> Metrics:
-        value, aux = loss(state.params, data, None)
+    def evaluate(state: TrainState, data: Batch, key: jax.Array | None = None):
+        value, (aux, _) = call_loss(
+            state.params, data, Context(key, False, state.model_state)
+        )
         return {"loss": value, **aux}
 
-    return Learner(init, update, evaluate)
+    def start_epoch(state: TrainState) -> TrainState:
+        model_state = dict(state.model_state)
+        for name in reset_collections:
+            model_state[name] = jax.tree.map(jnp.zeros_like, model_state[name])
+        return state._replace(model_state=model_state)
+
+    return Learner(
+        init,
+        update,
+        evaluate,
+        plan=plan,
+        start_epoch=start_epoch if reset_collections else None,
+        check=getattr(loss, "check", None),
+    )

@@ -1,9 +1,12 @@
 """The training engine: ``run`` (pure, jittable, vmappable) and ``fit`` (driver).
 
-One epoch is one compiled function: draw a permutation, ``lax.scan`` the
-learner's ``update`` over the mini-batches (gathered on the device), average
-the step metrics, evaluate on the validation data, update the stopping
-criteria and write the epoch's record into a fixed-size history. Both drivers
+One epoch is one compiled function: run the learner's ``start_epoch`` hook,
+ask the batch plan (:mod:`jnn.train.plans`) for the epoch's index table
+(shuffled mini-batches, ordered sequence windows, or none for the full batch),
+``lax.scan`` the learner's ``update`` over the batches (gathered on the
+device), average the step metrics, evaluate on the validation data (with a
+key of its own), update the stopping criteria and write the epoch's record
+into a fixed-size history. Both drivers
 share that function:
 
 * :func:`run` loops over epochs in a ``lax.while_loop`` with the stopping
@@ -32,8 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_dataset, check_positive_int
-from jnn.data.batching import epoch_indices, n_batches, take
-from jnn.train.learner import Batch, Learner, PyTree
+from jnn.data.batching import take
+from jnn.train.learner import Batch, Learner, PyTree, evaluate_with_key
+from jnn.train.plans import BatchPlan, resolve
 from jnn.train.stopping import Stop, never
 
 
@@ -100,20 +104,19 @@ class _Plan(NamedTuple):
     learner: Learner
     stop: Stop
     n_examples: int
-    batch_size: int | None  # None: full batch
+    batches: BatchPlan
     epochs: int
     constrain: Any
 
 
 def _train_epoch(plan: _Plan, state: PyTree, train: Batch, key: jax.Array):
-    """One pass over the data: scan ``update`` over shuffled mini-batches."""
+    """One pass over the data: scan ``update`` over the plan's batches."""
     perm_key, step_key = jax.random.split(key)
-    if plan.batch_size is None:
-        state, metrics = plan.learner.update(
-            state, plan.constrain(dict(train)), step_key
-        )
-        return state, metrics
-    rows = epoch_indices(perm_key, plan.n_examples, plan.batch_size)  # [S, B]
+    if plan.learner.start_epoch is not None:
+        state = plan.learner.start_epoch(state)
+    if plan.batches.kind == "full":
+        return plan.learner.update(state, plan.constrain(dict(train)), step_key)
+    rows = plan.batches.indices(perm_key, plan.n_examples)  # [S, B, ...]
 
     # Each step gathers its own rows (no shuffled copy of the data set); step
     # keys are folded in inside the step, so that learners that ignore their
@@ -129,12 +132,18 @@ def _train_epoch(plan: _Plan, state: PyTree, train: Batch, key: jax.Array):
     return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
 
+#: ``fold_in`` constant of the evaluation key of an epoch (distinct from the
+#: data of ``split``).
+_EVAL_STREAM = 0x6576616C
+
+
 def _record(plan: _Plan, state, train, val, key, epoch):
     """Train one epoch and build its record (a flat dict of arrays)."""
     state, metrics = _train_epoch(plan, state, train, key)
     record = {"epoch": epoch, **metrics}
     if val is not None:
-        val_metrics = plan.learner.evaluate(state, val)
+        eval_key = jax.random.fold_in(key, _EVAL_STREAM)
+        val_metrics = evaluate_with_key(plan.learner.evaluate, state, val, eval_key)
         record.update({f"val_{k}": v for k, v in val_metrics.items()})
     return state, record
 
@@ -179,9 +188,11 @@ def _init_carry(plan: _Plan, train, val, key, init_state=None) -> Carry:
     """Initial learner state, criteria state and an empty (NaN) history."""
     init_key, train_key = jax.random.split(key)
     if init_state is None:
-        first = train
-        if plan.batch_size is not None:
-            first = take(train, jnp.arange(plan.batch_size))
+        first = train  # an example batch (its shapes fix the state's)
+        if plan.batches.kind == "shuffled":
+            first = take(train, jnp.arange(plan.batches.batch_size))
+        elif plan.batches.kind == "windows":
+            first = take(train, plan.batches.indices(None, plan.n_examples)[0])
         state = plan.learner.init(init_key, first)
     else:
         state = init_state
@@ -201,30 +212,64 @@ def _init_carry(plan: _Plan, train, val, key, init_state=None) -> Carry:
     )
 
 
-def _check_inputs(learner, train, val, epochs, batch_size, stop) -> int:
-    """Validate structure and values before anything is traced."""
+def _check_inputs(learner, train, val, epochs, batch_size, stop, plan=None):
+    """Validate structure and values before anything is traced.
+
+    Returns:
+      ``(n, batch_plan)``: the rows of ``train`` and the resolved batch plan.
+    """
     if not isinstance(learner, Learner):
         raise TypeError(
             f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
         )
     n = check_dataset(train, "train")
+    if learner.check is not None:
+        learner.check(train, "train")
     if val is not None:
         check_dataset(val, "val")
         if learner.evaluate is None:
             raise ValueError("`val` was given but the learner has no `evaluate`.")
-        if set(val) != set(train):
-            raise ValueError(
-                f"`val` must have the same entries as `train` "
-                f"{sorted(train)}; got {sorted(val)}."
-            )
+        check_like(val, train, "val")
+        if learner.check is not None:
+            learner.check(val, "val")
     check_positive_int(epochs, "epochs")
-    if batch_size is not None:
-        n_batches(n, batch_size)  # checks 0 < batch_size <= n
+    check_positive_int(batch_size, "batch_size", allow_none=True)
+    batches = resolve(learner.plan, plan, batch_size)
+    batches.check(n, "train")
     if stop is not None and not isinstance(stop, Stop):
         raise TypeError(
             f"`stop` must be a jnn.train.stopping.Stop; got {type(stop).__name__}."
         )
-    return n
+    return n, batches
+
+
+def check_like(data: Batch, reference: Batch, name: str) -> None:
+    """Raise unless ``data`` has ``reference``'s entries, trailing shapes and dtypes.
+
+    Args:
+      data: e.g. the validation set.
+      reference: the training set.
+      name: the argument's name, used in the messages.
+    """
+    if set(data) != set(reference):
+        raise ValueError(
+            f"`{name}` must have the same entries as `train` "
+            f"{sorted(reference)}; got {sorted(data)}."
+        )
+    for entry, ref in reference.items():
+        got = data[entry]
+        if tuple(got.shape[1:]) != tuple(ref.shape[1:]):
+            raise ValueError(
+                f"`{name}[{entry!r}]` must have the shape of `train[{entry!r}]` "
+                f"after the example axis, (n, {', '.join(map(str, ref.shape[1:]))})"
+                f"; got {tuple(got.shape)}."
+            )
+        if jnp.dtype(got.dtype).kind != jnp.dtype(ref.dtype).kind:
+            raise TypeError(
+                f"`{name}[{entry!r}]` must have the kind of dtype of "
+                f"`train[{entry!r}]` ({jnp.dtype(ref.dtype)}); got "
+                f"{jnp.dtype(got.dtype)}."
+            )
 
 
 def _check_requires(stop: Stop, history: dict) -> None:
@@ -256,6 +301,7 @@ def run(
     val: Batch | None = None,
     stop: Stop | None = None,
     init_state: PyTree | None = None,
+    plan: BatchPlan | None = None,
 ) -> RunResult:
     """Train on the device from start to stop, as one pure function.
 
@@ -274,24 +320,29 @@ def run(
       train: dict of arrays ``(n, ...)`` with a common leading axis.
       key: PRNG key (initialisation and shuffling).
       epochs: maximum number of epochs (and the history's length).
-      batch_size: examples per mini-batch; None for full-batch updates.
-      val: optional validation data (same entries as ``train``).
+      batch_size: examples per shuffled mini-batch (``plan=shuffled(B)``);
+        None for full-batch updates (or the learner's own plan).
+      val: optional validation data (same entries, trailing shapes and dtypes
+        as ``train``).
       stop: optional stopping criterion (see :mod:`jnn.train.stopping`).
       init_state: start from this learner state instead of ``learner.init``
         (warm starts, given initial centres or weights); being an argument,
         not a closure, it does not cause recompilation.
+      plan: how an epoch walks the data (:func:`jnn.train.shuffled`,
+        :func:`jnn.train.full_batch`, :func:`jnn.train.sequence_windows`);
+        exclusive with ``batch_size``.
 
     Returns:
       A :class:`RunResult`.
     """
-    n = _check_inputs(learner, train, val, epochs, batch_size, stop)
+    n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
     _check_key(key)
-    plan = _Plan(learner, stop or never(), n, batch_size, epochs, lambda b: b)
-    carry = _init_carry(plan, train, val, key, init_state)
-    _check_requires(plan.stop, carry.history)
+    settings = _Plan(learner, stop or never(), n, batches, epochs, lambda b: b)
+    carry = _init_carry(settings, train, val, key, init_state)
+    _check_requires(settings.stop, carry.history)
     _, train_key = jax.random.split(key)
     carry = jax.lax.while_loop(
-        lambda c: ~c.done, lambda c: _epoch(plan, c, train, val, train_key), carry
+        lambda c: ~c.done, lambda c: _epoch(settings, c, train, val, train_key), carry
     )
-    state = plan.stop.finalize(carry.stop_state, carry.state)
+    state = settings.stop.finalize(carry.stop_state, carry.state)
     return RunResult(state, carry.history, carry.epoch, carry.diverged)

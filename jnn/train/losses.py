@@ -1,8 +1,11 @@
 """Losses for :func:`jnn.train.gradient_learner`, built from any Flax module.
 
-Each factory closes over a module and returns ``loss(params, batch, key) ->
-(loss, aux)``. A non-None ``key`` is passed to the module as its ``"dropout"``
-stream (training); ``key=None`` means evaluation.
+Each factory closes over a module and returns ``loss(params, batch, ctx) ->
+(loss, aux, model_state)`` with ``ctx`` a :class:`jnn.train.Context`: the module
+is applied by :func:`jnn.train.apply_model` (model state mutable and
+``train=True`` in training steps, frozen and ``train=False`` in evaluation;
+the step's key is the ``dropout`` stream in training). Each loss carries a
+``check(data, name)`` that the engine runs on the data before tracing.
 """
 
 from __future__ import annotations
@@ -12,12 +15,30 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jnn._checks import check_array
 from jnn.train.learner import Batch, LossFn, PyTree
+from jnn.train.modules import Context, apply_model
 
 
-def _apply(model: nn.Module, params: PyTree, x: jax.Array, key: jax.Array | None):
-    rngs = None if key is None else {"dropout": key}
-    return model.apply({"params": params}, x, rngs=rngs)
+def _checker(input_key: str, target_key: str, target_kind: str | None):
+    """``check(data, name)``: both entries present, targets of the right kind."""
+
+    def check(data: Batch, name: str) -> None:
+        for entry in (input_key, target_key):
+            if entry not in data:
+                raise ValueError(
+                    f"`{name}` has no entry {entry!r} (the loss reads "
+                    f"{input_key!r} and {target_key!r}); it has {sorted(data)}."
+                )
+        if target_kind == "i":
+            check_array(data[target_key], f"{name}[{target_key!r}]", kind="i")
+            if len(data[target_key].shape) != 1:
+                raise ValueError(
+                    f"`{name}[{target_key!r}]` must hold one integer class label "
+                    f"per example, shape (n,); got {tuple(data[target_key].shape)}."
+                )
+
+    return check
 
 
 def classification_loss(
@@ -38,11 +59,12 @@ def classification_loss(
     Args:
       model: module mapping ``x: (B, ...)`` to logits ``(B, n_classes)``.
       input_key: batch entry holding the inputs.
-      target_key: batch entry holding ``(B,)`` int class labels.
+      target_key: batch entry holding ``(B,)`` int class labels (float labels
+        are refused with a ``TypeError``).
       label_smoothing: ``eps`` in ``[0, 1)``; 0 is plain cross-entropy.
 
     Returns:
-      ``loss(params, batch, key) -> (loss, {"accuracy": ...})``.
+      ``loss(params, batch, ctx) -> (loss, {"accuracy": ...}, model_state)``.
 
     Raises:
       ValueError: ``label_smoothing`` outside ``[0, 1)``.
@@ -51,8 +73,8 @@ def classification_loss(
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 <= eps < 1:
         raise ValueError(f"`label_smoothing` must be in [0, 1); got {eps!r}.")
 
-    def loss(params: PyTree, batch: Batch, key: jax.Array | None):
-        logits = _apply(model, params, batch[input_key], key)
+    def loss(params: PyTree, batch: Batch, ctx: Context):
+        logits, model_state = apply_model(model, params, ctx, batch[input_key])
         labels = batch[target_key]
         if eps:
             targets = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
@@ -62,8 +84,9 @@ def classification_loss(
             value = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
             value = value.mean()
         accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
-        return value, {"accuracy": accuracy}
+        return value, {"accuracy": accuracy}, model_state
 
+    loss.check = _checker(input_key, target_key, "i")
     return loss
 
 
@@ -81,11 +104,11 @@ def regression_loss(
         model has one output (``d = 1``).
 
     Returns:
-      ``loss(params, batch, key) -> (mse, {"rmse": ...})``.
+      ``loss(params, batch, ctx) -> (mse, {"rmse": ...}, model_state)``.
     """
 
-    def loss(params: PyTree, batch: Batch, key: jax.Array | None):
-        pred = _apply(model, params, batch[input_key], key)
+    def loss(params: PyTree, batch: Batch, ctx: Context):
+        pred, model_state = apply_model(model, params, ctx, batch[input_key])
         target = batch[target_key]
         if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
             pred = pred[..., 0]  # one output: compare (B,) with (B,)
@@ -95,6 +118,7 @@ def regression_loss(
                 f"batch[{target_key!r}] {target.shape}."
             )
         value = jnp.mean((pred - target) ** 2)
-        return value, {"rmse": jnp.sqrt(value)}
+        return value, {"rmse": jnp.sqrt(value)}, model_state
 
+    loss.check = _checker(input_key, target_key, None)
     return loss

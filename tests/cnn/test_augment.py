@@ -11,7 +11,7 @@ import pytest
 import scipy.ndimage
 
 from jnn.cnn import LeNet5, affine_warp, augmented_loss, random_affine
-from jnn.train import classification_loss, fit, gradient_learner
+from jnn.train import Context, classification_loss, fit, gradient_learner
 from tests.cnn.test_lenet import digits_32
 from tests.conftest import load
 
@@ -123,9 +123,13 @@ def test_augmented_loss_distorts_training_batches_only(key):
     assert wrapped(params, batch, None)[0] == loss(params, batch, None)[0]
     step_key = jax.random.key(7)
     distort_key, loss_key = jax.random.split(step_key)
-    expected = loss(params, {**batch, "x": distort(distort_key, x)}, loss_key)[0]
-    np.testing.assert_allclose(wrapped(params, batch, step_key)[0], expected, rtol=1e-6)
-    assert wrapped(params, batch, step_key)[0] != loss(params, batch, None)[0]
+    train, loss_ctx = Context(step_key, train=True), Context(loss_key, train=True)
+    expected = loss(params, {**batch, "x": distort(distort_key, x)}, loss_ctx)[0]
+    np.testing.assert_allclose(wrapped(params, batch, train)[0], expected, rtol=1e-6)
+    assert wrapped(params, batch, train)[0] != loss(params, batch, None)[0]
+    # evaluation with a key (keyed evaluation) is not distorted either
+    evaluation = Context(step_key, train=False)
+    assert wrapped(params, batch, evaluation)[0] == loss(params, batch, None)[0]
 
 
 def test_bad_input(key):

@@ -56,10 +56,12 @@ def _epoch_hlo(learner, data) -> str:
     from jnn.train.fit import _compiled
     from jnn.train.loop import _Plan
     from jnn.train.parallel import placement
+    from jnn.train.plans import shuffled
     from jnn.train.stopping import never
 
     where = placement(None, 32)
-    plan = _Plan(learner, never(), len(data.train["y"]), 32, 5, where.constrain)
+    n = len(data.train["y"])
+    plan = _Plan(learner, never(), n, shuffled(32), 5, where.constrain)
     init, epoch = _compiled(plan, where.replicated, 10)
     train = jax.device_put(dict(data.train), where.replicated)
     key = jax.device_put(jax.random.key(0), where.replicated)

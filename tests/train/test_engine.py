@@ -305,7 +305,7 @@ def test_label_smoothing_matches_closed_form(key):
     plain = -log_p[np.arange(20), y]
     for eps in (0.0, 0.1, 0.5):
         expected = np.mean((1 - eps) * plain + eps * (-log_p).mean(axis=1))
-        value, aux = classification_loss(MODEL, label_smoothing=eps)(
+        value, aux, _ = classification_loss(MODEL, label_smoothing=eps)(
             params, batch, None
         )
         np.testing.assert_allclose(float(value), expected, rtol=1e-5)
