@@ -83,7 +83,8 @@ def check_array(
         raise ValueError(f"unknown dtype kind {kind!r}")
     if not wanted[kind]:
         label = {"f": "floating", "i": "integer", "n": "numeric"}[kind]
-        raise TypeError(f"`{name}` must have a {label} dtype; got {dtype}.")
+        article = "an" if label == "integer" else "a"
+        raise TypeError(f"`{name}` must have {article} {label} dtype; got {dtype}.")
     if ndim is not None and len(x.shape) != ndim:
         raise ValueError(f"`{name}` must have rank {ndim}; got shape {tuple(x.shape)}.")
     if len(x.shape) == 0 or x.shape[0] == 0:
