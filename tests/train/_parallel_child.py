@@ -38,9 +38,13 @@ def main() -> None:
         )
     ]
     leaf = jax.tree.leaves(many.state.params)[0]
+    bn_diff = _batchnorm_cnn_difference(data)
+    gmm_diff = _full_batch_on_odd_data()
     print(
         json.dumps(
             {
+                "batchnorm_max_diff": bn_diff,
+                "gmm_log_likelihood": gmm_diff,
                 "max_param_diff": max(diffs),
                 "val_loss_many": float(many.history["val_loss"][-1]),
                 "val_loss_one": float(one.history["val_loss"][-1]),
@@ -50,6 +54,45 @@ def main() -> None:
             }
         )
     )
+
+
+def _batchnorm_cnn_difference(data) -> float:
+    """Largest difference of parameters and BatchNorm statistics, 4 vs 1 device.
+
+    The engine shards the batch with jit's SPMD partitioner, so BatchNorm's
+    batch mean and variance are reductions over the whole (global) batch: the
+    statistics equal one-device training (synchronised BatchNorm).
+    """
+    import flax.linen as nn
+
+    class BatchNormCNN(nn.Module):
+        @nn.compact
+        def __call__(self, x, train: bool = False):
+            h = nn.Conv(8, (3, 3), use_bias=False)(x)
+            h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
+            h = nn.avg_pool(nn.relu(h), (2, 2), (2, 2))
+            return nn.Dense(10)(h.reshape(h.shape[0], -1))
+
+    model = BatchNormCNN()
+    learner = jnn.train.gradient_learner(
+        model, jnn.train.classification_loss(model), optax.adam(1e-2)
+    )
+    images = {"x": data.train["x"].reshape(-1, 8, 8, 1), "y": data.train["y"]}
+    common = {"key": jax.random.key(0), "epochs": 2, "batch_size": 64}
+    many = jnn.train.fit(learner, images, progress=False, **common)
+    one = jnn.train.fit(
+        learner, images, devices=jax.devices()[:1], progress=False, **common
+    )
+    pairs = zip(jax.tree.leaves(many.state), jax.tree.leaves(one.state), strict=True)
+    return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in pairs)
+
+
+def _full_batch_on_odd_data() -> float:
+    """A full-batch learner on 4 devices with n = 149 examples (not a multiple)."""
+    x = np.asarray(jnn.data.load("iris").train["x"])
+    x = np.concatenate([x, x])[:149]
+    result = jnn.static.gmm_fit(x, 3, key=jax.random.key(0), covariance="diag")
+    return float(result.log_likelihood)
 
 
 def _epoch_hlo(learner, data) -> str:

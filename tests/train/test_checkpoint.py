@@ -54,6 +54,7 @@ def test_killed_run_resumes_bitwise(tmp_path):
     b = np.load(tmp_path / "clean.npz")
     assert int(a["epochs"]) == int(b["epochs"]) == 400
     assert set(a.files) == set(b.files)
+    assert int(a["n_stats"]) == 4  # BatchNorm means and variances of 2 layers
     for name in a.files:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import jax
+import numpy as np
 import optax
 import pytest
 
@@ -34,6 +35,15 @@ def test_four_devices_match_one_device():
     assert result["hlo_has_allreduce"]  # gradients are summed across devices
     assert result["max_param_diff"] < 1e-4
     assert abs(result["val_loss_many"] - result["val_loss_one"]) < 1e-4
+    # BatchNorm statistics are global-batch statistics (synchronised BatchNorm)
+    assert result["batchnorm_max_diff"] < 1e-4
+    # a full-batch learner on 149 examples and 4 devices: no batch-size error,
+    # and the single-device answer
+    x = np.asarray(load("iris").train["x"])
+    one = jnn.static.gmm_fit(
+        np.concatenate([x, x])[:149], 3, key=jax.random.key(0), covariance="diag"
+    )
+    assert abs(result["gmm_log_likelihood"] - float(one.log_likelihood)) < 1e-5
 
 
 def test_batch_must_divide_over_devices():
