@@ -16,6 +16,8 @@ MODULES = [
     "jnn.hopfield.tsp_exact",
     "jnn.static.mlp",
     "jnn.train.learner",
+    "jnn.train.modules",
+    "jnn.train.plans",
 ]
 
 

@@ -88,8 +88,15 @@ class MobileNetV2(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
-        """Logits ``(N, num_classes)`` of ``images: (N, H, W, C)``."""
+    def __call__(self, images: jax.Array, train: bool | None = None) -> jax.Array:
+        """Logits ``(N, num_classes)`` of ``images: (N, H, W, C)``.
+
+        ``train`` (given by :func:`jnn.train.gradient_learner`: True in training
+        steps, False in evaluation) overrides the ``train`` attribute, so that
+        ``norm="batch"`` trains with batch statistics and evaluates with the
+        running ones.
+        """
+        train = self.train if train is None else train
         h, w = self.input_size or (None, None)
         check_images(images, height=h, width=w, channels=self.in_channels)
         alpha, bias = self.width_multiplier, self.norm == "none"
@@ -100,7 +107,7 @@ class MobileNetV2(nn.Module):
             use_bias=bias,
             name="stem",
         )(images)
-        x = nn.relu6(normalization(self.norm, self.train, "stem_norm")(x))
+        x = nn.relu6(normalization(self.norm, train, "stem_norm")(x))
         for i, (t, c, n, s) in enumerate(self.settings):
             for j in range(n):
                 x = InvertedResidual(
@@ -108,13 +115,13 @@ class MobileNetV2(nn.Module):
                     t,
                     s if j == 0 else 1,
                     self.norm,
-                    self.train,
+                    train,
                     name=f"block_{i}_{j}",
                 )(x)
         if self.last_features:
             last = make_divisible(self.last_features * max(1.0, alpha))
             x = GroupConv(last, 1, use_bias=bias, name="last")(x)
-            x = nn.relu6(normalization(self.norm, self.train, "last_norm")(x))
+            x = nn.relu6(normalization(self.norm, train, "last_norm")(x))
         x = GlobalAvgPool()(x) if self.head == "gap" else x.reshape(x.shape[0], -1)
         if self.dropout:
             x = nn.Dropout(self.dropout, deterministic=not self.has_rng("dropout"))(x)

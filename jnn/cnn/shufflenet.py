@@ -105,8 +105,15 @@ class ShuffleNetV1(nn.Module):
         )
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
-        """Logits ``(N, num_classes)`` of ``images: (N, H, W, C)``."""
+    def __call__(self, images: jax.Array, train: bool | None = None) -> jax.Array:
+        """Logits ``(N, num_classes)`` of ``images: (N, H, W, C)``.
+
+        ``train`` (given by :func:`jnn.train.gradient_learner`: True in training
+        steps, False in evaluation) overrides the ``train`` attribute, so that
+        ``norm="batch"`` trains with batch statistics and evaluates with the
+        running ones.
+        """
+        train = self.train if train is None else train
         h, w = self.input_size or (None, None)
         check_images(images, height=h, width=w, channels=self.in_channels)
         x = GroupConv(
@@ -116,7 +123,7 @@ class ShuffleNetV1(nn.Module):
             use_bias=self.norm == "none",
             name="stem",
         )(images)
-        x = nn.relu(normalization(self.norm, self.train, "stem_norm")(x))
+        x = nn.relu(normalization(self.norm, train, "stem_norm")(x))
         if self.stem_pool:
             x = max_pool(x, 3, 2, padding=((1, 1), (1, 1)))
         for i, (c, n) in enumerate(zip(self.widths(), self.stage_repeats, strict=True)):
@@ -127,7 +134,7 @@ class ShuffleNetV1(nn.Module):
                     2 if j == 0 else 1,
                     first_group=i == 0 and j == 0,
                     norm=self.norm,
-                    train=self.train,
+                    train=train,
                     name=f"stage{i + 2}_{j}",
                 )(x)
         x = GlobalAvgPool()(x) if self.head == "gap" else x.reshape(x.shape[0], -1)

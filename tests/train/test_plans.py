@@ -169,3 +169,26 @@ def test_full_batch_learners_refuse_a_batch_size():
     # without a batch size they train as before
     result = fit(learner, {"x": x}, key=jax.random.key(0), epochs=5)
     assert result.epochs == 5
+
+
+def test_window_epochs_are_not_retraced():
+    data = stream()
+    traces = []
+
+    def counted(params, batch, ctx):
+        traces.append(1)
+        return next_step_loss(params, batch, ctx)
+
+    learner = gradient_learner(
+        MODEL, counted, optax.sgd(0.1), reset_collections=("carry",)
+    )
+    plan = sequence_windows(STREAMS, WINDOW)
+    fit(learner, data, key=jax.random.key(0), epochs=2, plan=plan, progress=False)
+    n_traces = len(traces)
+    fit(learner, data, key=jax.random.key(1), epochs=2, plan=plan, progress=False)
+    assert len(traces) == n_traces
+    step = jax.jit(chex.assert_max_traces(learner.update, n=1))
+    batch = {k: v[:15].reshape(STREAMS, WINDOW) for k, v in data.items()}
+    state = learner.init(jax.random.key(0), batch)
+    state, _ = step(state, batch, jax.random.key(1))
+    step(state, {**batch, "x": batch["x"] + 1.0}, jax.random.key(2))

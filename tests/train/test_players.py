@@ -1,5 +1,6 @@
 """Players taking turns (GAN pattern), keyed evaluation, boundary checks."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,7 +25,7 @@ def bilinear_players(critic_steps=1, split=False):
     """min_x max_y f = x y: x descends, y ascends (the loss of y is -x y)."""
 
     def init(key, batch):
-        return {"x": jnp.array(1.0), "y": jnp.array(0.5)}, {}
+        return {"x": jnp.float32(1.0), "y": jnp.float32(0.5)}, {}
 
     def loss_y(params, batch, ctx):
         return -params["x"] * params["y"] * jnp.mean(batch["w"]), {}, ctx.model_state
@@ -133,3 +134,12 @@ def test_val_must_look_like_train():
         fit(learner, train_float, key=key, epochs=1, batch_size=16)
     with pytest.raises(ValueError, match=r"`train` has no entry 'y'"):
         fit(learner, {"x": iris.train["x"]}, key=key, epochs=1, batch_size=16)
+
+
+def test_players_update_is_traced_once():
+    learner = bilinear_players(critic_steps=2, split=True)
+    step = jax.jit(chex.assert_max_traces(learner.update, n=1))
+    batch = {"w": jnp.ones((4,))}
+    state = learner.init(jax.random.key(0), batch)
+    state, _ = step(state, batch, jax.random.key(1))
+    step(state, {"w": jnp.full((4,), 2.0, jnp.float32)}, jax.random.key(2))
