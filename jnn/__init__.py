@@ -1,11 +1,13 @@
 """jnn: the classic neural-network canon as pure JAX functions.
 
 Chapters (see CURRICULUM ids): ``jnn.static`` (S: MLP, RBF, EM, SOM, ...),
-``jnn.hopfield`` (D: discrete and dense Hopfield networks), and the shared
-layers ``jnn.train`` (the compiled training engine) and ``jnn.data`` (real data).
+``jnn.hopfield`` (D: discrete, dense and continuous Hopfield networks, energy
+problems, TSP) and ``jnn.cnn`` (C: LeNet-5, efficient convolutional nets), on
+the shared layers ``jnn.train`` (the compiled training engine: learners, batch
+plans, model state, fit/run) and ``jnn.data`` (real data sets and readers).
 """
 
-from jnn import data, hopfield, static, train
+from jnn import cnn, data, hopfield, static, train
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "data", "hopfield", "static", "train"]
+__all__ = ["__version__", "cnn", "data", "hopfield", "static", "train"]
