@@ -31,20 +31,22 @@ from jnn.train.stopping import Stop, never
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(plan: _Plan, replicated, chunk: int):
-    """The jitted initialiser and ``chunk``-epoch step of ``plan`` (cached).
+def _compiled(plan: _Plan, replicated):
+    """The jitted initialiser and multi-epoch step of ``plan`` (cached).
 
-    The step runs up to ``chunk`` epochs in a ``fori_loop``; epochs after the
-    carry is ``done`` are skipped, so calling it on a finished carry is a no-op.
+    ``epochs(carry, train, val, key, count)`` runs up to ``count`` epochs (a
+    traced int: any count reuses the compiled code) in a ``while_loop`` that
+    also ends when the carry is ``done``, so calling it on a finished carry is
+    a no-op. Divergence is not rolled back inside (see :func:`_rolled_back`).
     """
 
-    def epochs(carry: Carry, train, val, key) -> Carry:
-        def one(i, c: Carry) -> Carry:
-            return jax.lax.cond(
-                c.done, lambda c: c, lambda c: _epoch(plan, c, train, val, key), c
-            )
-
-        return jax.lax.fori_loop(0, chunk, one, carry)
+    def epochs(carry: Carry, train, val, key, count) -> Carry:
+        end = carry.epoch + count
+        return jax.lax.while_loop(
+            lambda c: ~c.done & (c.epoch < end),
+            lambda c: _epoch(plan, c, train, val, key, rollback=False),
+            carry,
+        )
 
     init = jax.jit(functools.partial(_init_carry, plan), out_shardings=replicated)
     return init, jax.jit(epochs, out_shardings=replicated)
@@ -123,11 +125,12 @@ def fit(
     val = None if val is None else put(dict(val), where.replicated)
     key = put(key, where.replicated)
     show = progress_wanted(progress)
-    # Epochs per compiled call: one when the bar shows every epoch, else 10 to
-    # save the per-call overhead. With checkpoints, always `checkpoint_every`,
-    # so that a resumed run executes exactly the same compiled code.
-    chunk = checkpoint_every if checkpoint_dir else (1 if show else 10)
-    init_fn, epoch_fn = _compiled(plan, where.replicated, chunk)
+    # Epochs per compiled call: one when the bar shows every epoch, the
+    # checkpoint interval when checkpointing, else all of them in one call.
+    # The count is an argument of the compiled code, not a constant in it, so
+    # a resumed run executes the same program as the uninterrupted one.
+    chunk = checkpoint_every if checkpoint_dir else (1 if show else epochs)
+    init_fn, epoch_fn = _compiled(plan, where.replicated)
     if init_state is not None:
         init_state = put(init_state, where.replicated)
     carry = init_fn(train, val, key, init_state)
@@ -142,25 +145,51 @@ def fit(
     if saver is not None and saver.latest_epoch() is not None:
         carry = put(saver.restore(carry, key), where.replicated)
     per_epoch = batches.examples_per_epoch(n)
+
+    def call(c: Carry, count: int) -> Carry:
+        return epoch_fn(c, train, val, train_key, count)
+
     try:
         with EpochProgress(
             epochs, per_epoch * chunk, show, start=int(carry.epoch)
         ) as bar:
             # The next call is dispatched before this one is read back, so the
-            # host's bookkeeping overlaps the device's work; once a carry is
-            # `done`, the look-ahead call is a no-op and its result is dropped.
-            ahead = epoch_fn(carry, train, val, train_key)
-            while not bool(carry.done):
-                carry, ahead = ahead, epoch_fn(ahead, train, val, train_key)
+            # host's bookkeeping overlaps the device's work (until the calls
+            # dispatched cover the epoch budget).
+            dispatched = min(int(carry.epoch) + chunk, epochs)
+            start, pending = carry, call(carry, chunk)
+            while True:
+                carry, started = pending, start
+                if dispatched < epochs:
+                    start, pending = carry, call(carry, chunk)
+                    dispatched = min(dispatched + chunk, epochs)
+                if bool(carry.diverged):
+                    carry = _rolled_back(call, started, carry)
                 epoch, done = int(carry.epoch), bool(carry.done)
                 if bar.enabled:
                     bar.update(epoch, _last_record(carry))
                 if saver is not None and not bool(carry.diverged):
                     saver.save(epoch, carry, key, force=done)
+                if done:
+                    break
     finally:
         if saver is not None:
             saver.close()
     return _result(plan, carry, throw)
+
+
+def _rolled_back(call, started: Carry, failed: Carry) -> Carry:
+    """The carry of a diverged call with the state of its last finite epoch.
+
+    ``failed`` ended at the first epoch with non-finite metrics; replaying the
+    call from ``started`` up to the epoch before (same code, same keys: the
+    same numbers) gives the last good learner and criteria states. The result
+    keeps ``failed``'s epoch count, history (with the non-finite record) and
+    ``diverged`` flag.
+    """
+    good_epochs = int(failed.epoch) - 1 - int(started.epoch)
+    good = call(started, good_epochs)
+    return failed._replace(state=good.state, stop_state=good.stop_state)
 
 
 def _full_batch_devices(batches: BatchPlan, n: int, devices):

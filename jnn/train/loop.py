@@ -148,8 +148,14 @@ def _record(plan: _Plan, state, train, val, key, epoch):
     return state, record
 
 
-def _epoch(plan: _Plan, carry: Carry, train, val, key) -> Carry:
-    """Advance ``carry`` by one epoch (pure; shared by ``run`` and ``fit``)."""
+def _epoch(plan: _Plan, carry: Carry, train, val, key, rollback: bool = True) -> Carry:
+    """Advance ``carry`` by one epoch (pure; shared by ``run`` and ``fit``).
+
+    With ``rollback`` an epoch with non-finite metrics keeps the state from
+    before it (in the graph: XLA then keeps the old state alive across the
+    epoch, a copy of every leaf). ``fit`` passes False and restores the last
+    good state on the host by replaying the epochs of the failed call.
+    """
     epoch_key = jax.random.fold_in(key, carry.epoch)
     state, record = _record(plan, carry.state, train, val, epoch_key, carry.epoch)
     finite = jnp.all(
@@ -172,6 +178,8 @@ def _epoch(plan: _Plan, carry: Carry, train, val, key) -> Carry:
     history["fired"] = carry.history["fired"].at[carry.epoch].set(fired)
 
     def keep_if_finite(new, old):
+        if not rollback:
+            return new
         return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
 
     return Carry(

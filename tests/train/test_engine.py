@@ -228,6 +228,21 @@ def test_divergence_stops_and_keeps_last_good_state(key):
     assert quiet.reason == "diverged"
 
 
+@pytest.mark.parametrize("driven", ["progress", "checkpoints"])
+def test_rollback_on_the_host_in_every_driving_mode(key, driven, tmp_path):
+    # fit restores the last good state by replaying the failed call; run does it
+    # in the graph: both keep the state of epoch 5 (the NaN comes in epoch 6)
+    kw = (
+        {"progress": True}
+        if driven == "progress"
+        else {"checkpoint_dir": tmp_path / "ckpt", "checkpoint_every": 4}
+    )
+    result = fit(nan_after(5), IRIS.train, key=key, epochs=10, throw=False, **kw)
+    ran = run(nan_after(5), IRIS.train, key=key, epochs=10)
+    assert result.reason == "diverged" and result.epochs == 6 == int(ran.n_epochs)
+    assert float(result.state) == float(ran.state) == 5.0
+
+
 def test_real_divergence_is_caught(key):
     data = load("diabetes")
     model = jnn.static.MLP(features=(64, 1), activation="relu")
