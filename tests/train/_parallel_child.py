@@ -105,11 +105,11 @@ def _epoch_hlo(learner, data) -> str:
     where = placement(None, 32)
     n = len(data.train["y"])
     plan = _Plan(learner, never(), n, shuffled(32), 5, where.constrain)
-    init, epoch = _compiled(plan, where.replicated, 10)
+    init, epoch = _compiled(plan, where.replicated)
     train = jax.device_put(dict(data.train), where.replicated)
     key = jax.device_put(jax.random.key(0), where.replicated)
     carry = init(train, None, key)
-    return epoch.lower(carry, train, None, key).compile().as_text()
+    return epoch.lower(carry, train, None, key, 10).compile().as_text()
 
 
 if __name__ == "__main__":
