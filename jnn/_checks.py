@@ -125,3 +125,49 @@ def check_dataset(data: Any, name: str) -> int:
             f"example); got lengths {lengths}."
         )
     return next(iter(lengths.values()))
+
+
+def check_key(key: Any, name: str = "key") -> None:
+    """Raise a ``TypeError`` unless ``key`` is one JAX PRNG key.
+
+    Accepts a typed key (``jax.random.key(seed)``, shape ``()``) or a raw
+    legacy key (``jax.random.PRNGKey(seed)``, uint32 of shape ``(2,)``); works
+    on tracers too (only the dtype and shape are read).
+    """
+    expected = f"`{name}` must be a JAX PRNG key such as jax.random.key(0)"
+    if key is None or not hasattr(key, "dtype") or not hasattr(key, "shape"):
+        raise TypeError(f"{expected}; got {type(key).__name__}.")
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise TypeError(f"{expected} (one key); got key shape {key.shape}.")
+        return
+    if np.dtype(key.dtype) == np.uint32 and tuple(key.shape) == (2,):
+        return  # raw legacy key
+    raise TypeError(
+        f"{expected}; got an array of dtype {key.dtype} and shape {key.shape}."
+    )
+
+
+def check_interval(
+    value: Any,
+    name: str,
+    low: float = -np.inf,
+    high: float = np.inf,
+    *,
+    closed: bool = True,
+) -> None:
+    """Raise unless ``value`` is a finite real number in ``[low, high]``.
+
+    With ``closed=False`` the interval is open, ``(low, high)``: e.g. the step
+    size of normalised LMS, stable for ``0 < eta < 2``.
+    """
+    left = "[" if closed and np.isfinite(low) else "("
+    right = "]" if closed and np.isfinite(high) else ")"
+    interval = f"{left}{low:g}, {high:g}{right}"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"`{name}` must be a number in {interval}; got {value!r}.")
+    inside = low <= value <= high if closed else low < value < high
+    if not (np.isfinite(value) and inside):
+        raise ValueError(
+            f"`{name}` must be a finite number in {interval}; got {value}."
+        )

@@ -55,6 +55,30 @@ OPTIMAL_LENGTHS: dict[str, float] = {
     "ulysses16": 6859.0,
     "ulysses22": 7013.0,
 }
+# The DIMENSION of each of those instances: a file is only credited with the
+# published optimum when both its NAME and its DIMENSION match.
+_OPTIMUM_DIMENSIONS: dict[str, int] = {
+    "a280": 280,
+    "att48": 48,
+    "bayg29": 29,
+    "bays29": 29,
+    "berlin52": 52,
+    "burma14": 14,
+    "ch130": 130,
+    "ch150": 150,
+    "eil101": 101,
+    "eil51": 51,
+    "fri26": 26,
+    "gr24": 24,
+    "gr48": 48,
+    "gr96": 96,
+    "kroC100": 100,
+    "kroD100": 100,
+    "lin105": 105,
+    "st70": 70,
+    "ulysses16": 16,
+    "ulysses22": 22,
+}
 
 _SECTIONS = {
     "NODE_COORD_SECTION",
@@ -93,7 +117,8 @@ class TSPInstance(NamedTuple):
       distances: ``(n, n)`` float64, integer-valued TSPLIB distances,
         symmetric with a zero diagonal.
       optimum: published optimal tour length (from :data:`OPTIMAL_LENGTHS`,
-        by ``name``), or None when unknown.
+        when both ``name`` and ``dimension`` are those of the published
+        instance), or None when unknown.
       optimal_tour: ``(n,)`` int64 0-based optimal tour read from the
         ``<name>.opt.tour`` file next to the instance, or None.
     """
@@ -183,9 +208,16 @@ def _numbers(tokens: list[str], count: int, what: str, path: Path) -> np.ndarray
             f"{path.name}: {what} must hold {count} numbers; got {len(tokens)}."
         )
     try:
-        return np.array(tokens, np.float64)
+        values = np.array(tokens, np.float64)
     except ValueError as error:
         raise ValueError(f"{path.name}: {what} holds a non-number ({error}).") from None
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(
+            f"{path.name}: {what} must hold finite numbers; got {tokens[bad[0]]!r} "
+            f"(number {bad[0] + 1}; {bad.size} non-finite in all)."
+        )
+    return values
 
 
 def _node_coordinates(tokens: list[str], n: int, what: str, path: Path) -> np.ndarray:
@@ -243,6 +275,14 @@ def _explicit_distances(tokens: list[str], n: int, fmt: str, path: Path) -> np.n
         "LOWER_DIAG_ROW": np.tril_indices(n),
     }[layout]
     values = _numbers(tokens, len(rows), f"EDGE_WEIGHT_SECTION ({fmt})", path)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        k = negative[0]
+        raise ValueError(
+            f"{path.name}: EDGE_WEIGHT_SECTION ({fmt}) must hold distances >= 0; "
+            f"got {values[k]:g} for cities {rows[k] + 1} and {cols[k] + 1} "
+            f"({negative.size} negative in all)."
+        )
     d = np.zeros((n, n))
     d[rows, cols] = values
     if layout == "FULL_MATRIX":
@@ -307,13 +347,16 @@ def load_tsplib(path_or_name: str | Path) -> TSPInstance:
 
     Returns:
       :class:`TSPInstance`. ``optimal_tour`` comes from the ``.opt.tour`` file
-      with the same stem in the same folder; ``optimum`` from TSPLIB's list
-      of optimal lengths by ``NAME``.
+      with the same stem in the same folder (its ``DIMENSION`` line, which
+      several official tour files omit, is optional: the tour must be a
+      permutation of the instance's cities); ``optimum`` from TSPLIB's list
+      of optimal lengths by ``NAME`` and ``DIMENSION``.
 
     Raises:
       ValueError: unknown bundled name, unsupported ``TYPE`` (e.g. ``ATSP``),
         ``EDGE_WEIGHT_TYPE`` or ``EDGE_WEIGHT_FORMAT`` (named in the message),
-        or a malformed file.
+        or a malformed file: NaN or infinite numbers, negative explicit
+        weights, a tour that is not a permutation of ``1..DIMENSION``.
       FileNotFoundError: ``path_or_name`` is a path that does not exist.
 
     Example:
@@ -330,11 +373,8 @@ def load_tsplib(path_or_name: str | Path) -> TSPInstance:
     weight_type, distances, coordinates = _distances(header, sections, n, path)
     name = _field(header, "NAME", path).removesuffix(".tsp")  # ulysses16.tsp
     tour_file = path.with_name(path.name.removesuffix(".tsp") + ".opt.tour")
-    tour = load_tour(tour_file) if tour_file.is_file() else None
-    if tour is not None and len(tour) != n:
-        raise ValueError(
-            f"{tour_file.name} has {len(tour)} cities; {path.name} has {n}."
-        )
+    tour = _read_tour(tour_file, (n, path.name)) if tour_file.is_file() else None
+    published = _OPTIMUM_DIMENSIONS.get(name) == n
     return TSPInstance(
         name=name,
         comment=header.get("COMMENT", ""),
@@ -342,7 +382,7 @@ def load_tsplib(path_or_name: str | Path) -> TSPInstance:
         edge_weight_type=weight_type,
         coordinates=coordinates,
         distances=distances,
-        optimum=OPTIMAL_LENGTHS.get(name),
+        optimum=OPTIMAL_LENGTHS.get(name) if published else None,
         optimal_tour=tour,
     )
 
@@ -355,21 +395,39 @@ def load_tour(path: str | Path) -> np.ndarray:
 
     Returns:
       ``(n,)`` int64 tour, 0-based (TSPLIB numbers cities from 1), a
-      permutation of ``0..n-1``.
+      permutation of ``0..n-1``. ``n`` is the file's ``DIMENSION``, or, for
+      the official tour files without that line, the number of cities listed
+      before the closing ``-1``.
 
     Raises:
       ValueError: not ``TYPE: TOUR``, no ``TOUR_SECTION``, or not a
-        permutation of ``1..DIMENSION``.
+        permutation of ``1..n``.
     """
-    path = _resolve(path, ".opt.tour", "path")
+    return _read_tour(_resolve(path, ".opt.tour", "path"))
+
+
+def _read_tour(path: Path, instance: tuple[int, str] | None = None) -> np.ndarray:
+    """The first tour of ``path``, checked against ``instance = (n, file name)``.
+
+    TSPLIB95's DOC makes a tour file's ``DIMENSION`` optional; when given it
+    must equal the instance's, and the tour must be a permutation of its
+    ``1..n`` either way.
+    """
     header, sections = _parse(path)
     kind = _field(header, "TYPE", path)
     if kind != "TOUR":
         raise ValueError(f"{path.name}: unsupported TYPE {kind!r}; expected TOUR.")
-    n = _dimension(header, path)
-    tokens = sections.get("TOUR_SECTION", [])
+    if "TOUR_SECTION" not in sections:
+        raise ValueError(f"{path.name}: missing TOUR_SECTION.")
+    tokens = sections["TOUR_SECTION"]
     if "-1" in tokens:
         tokens = tokens[: tokens.index("-1")]
+    n = _dimension(header, path) if "DIMENSION" in header else None
+    if instance is not None and n is not None and n != instance[0]:
+        raise ValueError(
+            f"{path.name} has {n} cities; {instance[1]} has {instance[0]}."
+        )
+    n = instance[0] if instance is not None else n if n is not None else len(tokens)
     if not all(t.isdigit() for t in tokens):
         raise ValueError(f"{path.name}: TOUR_SECTION must hold city numbers 1..{n}.")
     tour = np.array([int(t) for t in tokens], np.int64) - 1

@@ -60,7 +60,15 @@ def calibration_error(probs: jax.Array, labels: jax.Array, n_bins: int = 15):
     return jnp.sum(jnp.abs(hit_sum - conf_sum)) / labels.shape[0]
 
 
-def check_labels(labels, name: str, n_rows: int, n_classes: int | None = None) -> int:
+def check_labels(
+    labels,
+    name: str,
+    n_rows: int,
+    n_classes: int | None = None,
+    *,
+    classes_name: str = "n_classes",
+    require_all: bool = False,
+) -> int:
     """Check ``(n_rows,)`` int class labels in ``[0, n_classes)``.
 
     Args:
@@ -68,12 +76,17 @@ def check_labels(labels, name: str, n_rows: int, n_classes: int | None = None) -
       name: the argument's name for the error messages.
       n_rows: the number of labels expected (rows of the matching inputs).
       n_classes: ``K``, or None to infer ``max(labels) + 1`` (concrete only).
+      classes_name: what the messages call a given ``n_classes`` (the
+        argument it came from), blamed when a label reaches it.
+      require_all: also require every class ``0..K-1`` to occur (concrete
+        only), e.g. for class-conditional density estimates.
 
     Returns:
       ``K``.
 
     Raises:
-      TypeError, ValueError: wrong dtype, shape or range.
+      TypeError, ValueError: wrong dtype, shape or range, or (``require_all``)
+        a class without any label.
     """
     check_array(labels, name, ndim=1, kind="i")
     if labels.shape[0] != n_rows:
@@ -81,23 +94,41 @@ def check_labels(labels, name: str, n_rows: int, n_classes: int | None = None) -
             f"`{name}` must have {n_rows} labels (one per input row); got "
             f"{labels.shape[0]}."
         )
+    if n_classes is not None:
+        check_positive_int(n_classes, classes_name)
     if not is_concrete(labels):
         return n_classes
     y = np.asarray(labels)
-    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-    check_positive_int(n_classes, "n_classes")
-    if y.min() < 0 or y.max() >= n_classes:
+    if y.min() < 0:
         raise ValueError(
-            f"`{name}` must hold labels in [0, {n_classes}); got range "
-            f"[{y.min()}, {y.max()}]."
+            f"`{name}` must hold class labels >= 0; got {y.min()} "
+            f"(at index {int(np.argmin(y))})."
         )
+    if n_classes is None:
+        n_classes = int(y.max()) + 1
+    elif y.max() >= n_classes:
+        raise ValueError(
+            f"`{classes_name}` ({n_classes}) must exceed every label; `{name}` "
+            f"holds label {y.max()} (labels lie in [0, {classes_name}))."
+        )
+    if require_all:
+        missing = np.setdiff1d(np.arange(n_classes), y)
+        if missing.size:
+            raise ValueError(
+                f"`{name}` has no example of class {missing[:5].tolist()} of "
+                f"{classes_name}={n_classes}; every class needs at least one "
+                f"training example (drop the empty classes or lower "
+                f"`{classes_name}`)."
+            )
     return n_classes
 
 
 def _check(probs, labels, n_bins) -> None:
     check_array(probs, "probs", ndim=2, kind="f")
     check_positive_int(n_bins, "n_bins")
-    check_labels(labels, "labels", probs.shape[0], probs.shape[1])
+    check_labels(
+        labels, "labels", probs.shape[0], probs.shape[1], classes_name="probs.shape[1]"
+    )
     if is_concrete(probs):
         p = np.asarray(probs, np.float64)
         if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):

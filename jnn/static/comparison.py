@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import optax
 
-from jnn._checks import check_fraction
+from jnn._checks import check_fraction, check_key
 from jnn.data.datasets import Dataset
 from jnn.static.mlp import MLP
 from jnn.train import (
@@ -278,6 +278,7 @@ def compare(
     if not models or not datasets:
         raise ValueError("`models` and `datasets` must each hold at least one entry.")
     check_fraction(tolerance, "tolerance")
+    check_key(key)
     rows = []
     for d_index, (d_name, dataset) in enumerate(datasets.items()):
         if not isinstance(dataset, Dataset):

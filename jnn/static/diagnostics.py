@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jnn._checks import check_positive_int
+from jnn._checks import check_key, check_positive_int
 from jnn.train import Learner, run
 from jnn.train.learner import Batch, LossFn, PyTree
 from jnn.train.stopping import Stop
@@ -63,6 +63,7 @@ def initial_gradient_norms(
     Returns:
       ``(n_layers,)`` norms, input layer first.
     """
+    check_key(key)
     params = model.init(key, batch["x"])["params"]
     grads = jax.grad(lambda p: loss(p, batch, None)[0])(params)
     return layer_gradient_norms(grads)["layer_grad_norm"]
@@ -102,6 +103,7 @@ def seed_spread(
       A :class:`SeedSpread`.
     """
     check_positive_int(n_seeds, "n_seeds")
+    check_key(key)
 
     def one(k):
         result = run(

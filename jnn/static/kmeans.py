@@ -30,7 +30,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.train import Learner, Stop, full_batch, metric_below, run
 
 INITS = ("k-means++", "random")
@@ -148,6 +153,10 @@ def kmeans_plus_plus(key: jax.Array, x: jax.Array, n_clusters: int) -> jax.Array
     Returns:
       ``(k, d)`` initial centres, rows of ``x``.
     """
+    check_key(key)
+    check_array(x, "x", ndim=2, kind="f")
+    check_positive_int(n_clusters, "n_clusters")
+    _check_n_clusters(n_clusters, x.shape[0])
     n = x.shape[0]
     n_trials = 2 + int(math.log(n_clusters))
     first_key, key = jax.random.split(key)
@@ -331,6 +340,7 @@ def kmeans_fit(
     """
     check_array(x, "x", ndim=2, kind="f")
     check_positive_int(n_clusters, "n_clusters")
+    check_key(key)
     check_positive_int(n_init, "n_init")
     check_positive_float(tol, "tol")
     check_positive_int(max_iter, "max_iter")

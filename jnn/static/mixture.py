@@ -44,10 +44,17 @@ from jnn.static.mixture_data import (
     as_data,
     check_choice,
     check_params,
+    em_data_check,
     initial_resp,
     mean_filled,
 )
-from jnn.train import Learner, absolute_change_below, fit, full_batch
+from jnn.train import (
+    Learner,
+    TrainingDiverged,
+    absolute_change_below,
+    fit,
+    full_batch,
+)
 
 COVARIANCES = ("full", "diag", "spherical")
 INITS = ("points", "random")
@@ -283,13 +290,17 @@ def gmm_em(
       A learner on ``{"x": (n, d) float}`` or ``{"x": (n, d) float with missing
       cells set to 0, "observed": (n, d) bool}``; state :class:`GMMParams`,
       metrics ``{"log_likelihood"}``, evaluate gives the held-out
-      ``log_likelihood`` (marginal over missing cells).
+      ``log_likelihood`` (marginal over missing cells). Its ``check`` refuses
+      initial :class:`GMMParams` that do not fit the data (shapes, NaN,
+      covariances that are not positive definite) and training data with a
+      column that is never observed.
     """
     check_positive_int(n_components, "n_components")
     check_positive_float(reg_covar, "reg_covar")
     check_choice(covariance, COVARIANCES, "covariance")
     if isinstance(init, GMMParams):
-        return _em_learner(n_components, covariance, reg_covar, "given", init)
+        learner = _em_learner(n_components, covariance, reg_covar, "given", init)
+        return learner._replace(check=em_data_check(n_components, covariance, init))
     check_choice(init, INITS, "init")
     return _cached_learner(n_components, covariance, reg_covar, init)
 
@@ -297,7 +308,8 @@ def gmm_em(
 @functools.lru_cache(maxsize=32)
 def _cached_learner(n_components, covariance, reg_covar, init):
     # One learner object per setting, so that the engine reuses its compilation.
-    return _em_learner(n_components, covariance, reg_covar, init, None)
+    learner = _em_learner(n_components, covariance, reg_covar, init, None)
+    return learner._replace(check=em_data_check(n_components, covariance, None))
 
 
 def _em_learner(n_components, kind, reg_covar, init, given) -> Learner:
@@ -358,10 +370,18 @@ def gmm_fit(
     Returns:
       A :class:`GMMResult`.
 
+    Raises:
+      ValueError, TypeError: bad ``x`` (infinite values, an all-NaN row or
+        column), settings or ``key``; initial :class:`GMMParams` of the wrong
+        shape, with NaN, non-positive weights or covariances that are not
+        positive definite.
+      TrainingDiverged: EM produced a non-finite log-likelihood (a component
+        collapsed: raise ``reg_covar``); ``.result`` holds the last good state.
+
     Example:
       >>> result = gmm_fit(x, 3, key=jax.random.key(0), covariance="diag")
     """
-    data = as_data(x)
+    data = as_data(x, observed_columns=True)
     check_positive_int(n_components, "n_components")
     check_positive_int(max_iter, "max_iter")
     check_positive_float(tol, "tol")
@@ -377,9 +397,18 @@ def gmm_fit(
         data,
         key=key,
         epochs=max_iter,
-        stop=absolute_change_below(tol, metric="log_likelihood"),
+        stop=_convergence(float(tol)),
         progress=False,
+        throw=False,
     )
+    if result.reason == "diverged":
+        raise TrainingDiverged(
+            f"EM diverged in iteration {result.epochs}: the log-likelihood "
+            "became non-finite (a component collapsed onto a few points). Raise "
+            f"`reg_covar` (now {reg_covar:g}), use fewer `n_components` or "
+            "another `init`; `.result` holds the last finite parameters.",
+            result,
+        )
     ll = result.history["log_likelihood"]
     return GMMResult(
         *result.state,
@@ -416,3 +445,9 @@ def _per_sample(kind, params, data):
     x, observed = _unpack(data)
     params = GMMParams(*(jnp.asarray(p, x.dtype) for p in params))
     return e_step(x, observed, params, kind)[1]
+
+
+@functools.lru_cache(maxsize=32)
+def _convergence(tol: float):
+    # One stop object per tolerance, so that the engine reuses its compilation.
+    return absolute_change_below(tol, metric="log_likelihood")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
@@ -83,7 +84,9 @@ def _class_log_density(sq_dist, labels, n_classes: int, sigma, dim: int):
     sums = jnp.exp(logits - peak[:, labels]) @ jax.nn.one_hot(labels, n_classes)
     counts = jnp.sum(jax.nn.one_hot(labels, n_classes), axis=0)
     norm = dim * (math.log(2 * math.pi) / 2 + jnp.log(sigma))
-    return jnp.log(sums) + peak - jnp.log(counts)[None, :] - norm
+    log_density = jnp.log(sums) + peak - jnp.log(jnp.maximum(counts, 1.0))[None] - norm
+    # A class without patterns has an empty Parzen sum: density 0, not 0/0.
+    return jnp.where(counts[None, :] > 0, log_density, -jnp.inf)
 
 
 def _sq_distances(x, patterns):
@@ -144,7 +147,12 @@ def _check_priors(priors, n_classes: int) -> None:
             )
         return
     p = np.asarray(priors, np.float64)
-    if p.shape != (n_classes,) or p.min() <= 0 or abs(p.sum() - 1) > 1e-5:
+    if (
+        p.shape != (n_classes,)
+        or not np.all(np.isfinite(p))
+        or p.min() <= 0
+        or abs(p.sum() - 1) > 1e-5
+    ):
         raise ValueError(
             f"`priors` must be {n_classes} positive probabilities summing to 1; "
             f"got {p.tolist()}."
@@ -165,6 +173,9 @@ def pnn(
     patterns; ``evaluate`` reports ``accuracy`` and ``loss`` (``-mean log
     P(y|x)``). Use :func:`pnn_fit` to build one without the engine.
 
+    Every class needs at least one training pattern, unless ``priors`` is an
+    array: then a class without patterns has density 0, so posterior 0.
+
     Args:
       sigma: Parzen window width ``σ > 0`` (in the units of standardised x).
       n_classes: ``K``; labels lie in ``[0, K)``.
@@ -173,7 +184,9 @@ def pnn(
       chunk_size: query rows per distance matrix in prediction.
 
     Returns:
-      A :class:`jnn.train.Learner` whose state is a :class:`PNNState`.
+      A :class:`jnn.train.Learner` whose state is a :class:`PNNState`; its
+      ``check`` refuses labels outside ``[0, K)`` and (``priors`` a string)
+      training data without an example of some class.
 
     Raises:
       ValueError: ``sigma`` non-finite or <= 0, bad ``priors`` or sizes.
@@ -203,12 +216,32 @@ def pnn(
             "loss": -jnp.mean(log_post[jnp.arange(y.shape[0]), y]),
         }
 
-    return Learner(init, update, evaluate, plan=full_batch())
+    def check(data, name: str) -> None:
+        _check_split(data, name, n_classes, priors, train=name == "train")
+
+    return Learner(init, update, evaluate, plan=full_batch(), check=check)
 
 
-def _check_xy(x, y, n_classes):
-    check_array(x, "x", ndim=2, kind="f")
-    return check_labels(y, "y", x.shape[0], n_classes)
+def _check_xy(x, y, n_classes, priors=None, names=("x", "y")):
+    """``x``, ``y`` and ``K``; with string ``priors`` every class must occur."""
+    check_array(x, names[0], ndim=2, kind="f")
+    return check_labels(
+        y, names[1], x.shape[0], n_classes, require_all=isinstance(priors, str)
+    )
+
+
+def _check_split(data, name: str, n_classes, priors, *, train: bool) -> int:
+    """A ``{"x", "y"}`` data set: training data (``train``) or held-out data."""
+    if not isinstance(data, Mapping) or not {"x", "y"} <= set(data):
+        got = sorted(data) if isinstance(data, Mapping) else type(data).__name__
+        raise TypeError(f"`{name}` must be a dict with entries 'x' and 'y'; got {got}.")
+    return _check_xy(
+        data["x"],
+        data["y"],
+        n_classes,
+        priors if train else None,
+        (f"{name}['x']", f"{name}['y']"),
+    )
 
 
 def pnn_fit(
@@ -230,8 +263,14 @@ def pnn_fit(
 
     Returns:
       A :class:`PNNState`.
+
+    Raises:
+      ValueError: a class in ``[0, K)`` without any example in ``y`` (its
+        Parzen density is undefined) unless ``priors`` is an array, in which
+        case that class gets posterior 0; labels outside ``[0, K)``; bad
+        shapes, NaN or settings.
     """
-    n_classes = _check_xy(x, y, n_classes)
+    n_classes = _check_xy(x, y, n_classes, priors)
     learner = pnn(sigma, n_classes, priors=priors)
     return learner.init(jax.random.key(0), {"x": x, "y": y})
 
@@ -290,12 +329,28 @@ def pnn_select_sigma(
 
     Returns:
       A :class:`SigmaSelection`.
+
+    Raises:
+      TypeError, ValueError: ``train`` or ``val`` not ``{"x", "y"}`` dicts of
+        matching features, bad labels (as in :func:`pnn_fit`), ``sigmas`` not
+        finite positive numbers, bad ``priors`` or ``chunk_size``.
     """
-    n_classes = _check_xy(train["x"], train["y"], n_classes)
-    _check_xy(val["x"], val["y"], n_classes)
+    n_classes = _check_split(train, "train", n_classes, priors, train=True)
+    _check_split(val, "val", n_classes, priors, train=False)
+    if val["x"].shape[1] != train["x"].shape[1]:
+        raise ValueError(
+            f"`val['x']` must have {train['x'].shape[1]} features (as "
+            f"`train['x']`); got {val['x'].shape[1]}."
+        )
     _check_priors(priors, n_classes)
     check_positive_int(chunk_size, "chunk_size")
-    grid = np.asarray(sigmas, np.float64).reshape(-1)
+    try:
+        grid = np.asarray(sigmas, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`sigmas` must be a sequence of numbers; got {sigmas!r}."
+        ) from None
+
     if grid.size == 0 or not np.all(np.isfinite(grid)) or grid.min() <= 0:
         raise ValueError(f"`sigmas` must be finite numbers > 0; got {grid.tolist()}.")
     state = pnn_fit(

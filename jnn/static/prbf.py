@@ -28,7 +28,9 @@ log-likelihood still never decreases.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
@@ -36,7 +38,12 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.static.calibration import calibration_error, check_labels
 from jnn.static.kmeans import kmeans
 from jnn.train import Learner, absolute_change_below, full_batch, run
@@ -249,7 +256,9 @@ def prbf(
       update reports ``log_likelihood`` (mean ``log P(y_n) p(x_n|y_n)`` of the
       parameters before the step, never decreasing) and ``accuracy``;
       ``evaluate`` reports ``log_likelihood``, ``loss`` (``-mean log
-      P(y|x)``), ``accuracy`` and ``ece`` (15 bins).
+      P(y|x)``), ``accuracy`` and ``ece`` (15 bins). Its ``check`` refuses
+      labels outside ``[0, K)`` and training data without an example of
+      some class (its prior would be 0 and its mixing weights undefined).
     """
     _check_settings(
         n_kernels, n_classes, covariance, variance_floor, init, kmeans_iterations
@@ -275,12 +284,19 @@ def prbf(
         log_likelihood = jnp.mean(log_px_y + params.log_priors[y])
         return new, {"log_likelihood": log_likelihood, "accuracy": accuracy}
 
-    return Learner(init_fn, update, _evaluate, plan=full_batch())
+    def check(data, name: str) -> None:
+        if not isinstance(data, Mapping) or not {"x", "y"} <= set(data):
+            raise ValueError(f"`{name}` must hold 'x' and 'y'.")
+        names = (f"{name}['x']", f"{name}['y']")
+        _check_xy(data["x"], data["y"], n_classes, names, train=name == "train")
+
+    return Learner(init_fn, update, _evaluate, plan=full_batch(), check=check)
 
 
-def _check_xy(x, y, n_classes):
-    check_array(x, "x", ndim=2, kind="f")
-    return check_labels(y, "y", x.shape[0], n_classes)
+def _check_xy(x, y, n_classes, names=("x", "y"), *, train=True):
+    """Inputs and labels; training labels must cover every class."""
+    check_array(x, names[0], ndim=2, kind="f")
+    return check_labels(y, names[1], x.shape[0], n_classes, require_all=train)
 
 
 def prbf_fit(
@@ -320,35 +336,48 @@ def prbf_fit(
       The fitted :class:`PRBFParams`.
 
     Raises:
-      ValueError, TypeError: invalid data or settings (before any tracing).
+      ValueError, TypeError: invalid data or settings (before any tracing),
+        e.g. a class in ``[0, n_classes)`` without any example in ``y``.
     """
     n_classes = _check_xy(x, y, n_classes)
+    check_key(key)
     check_positive_int(max_iter, "max_iter")
     check_positive_int(n_init, "n_init")
     check_positive_float(tol, "tol")
+    check_positive_int(n_kernels, "n_kernels")
     if n_kernels > x.shape[0]:
         raise ValueError(
             f"`n_kernels` must be at most the number of examples ({x.shape[0]}); "
             f"got {n_kernels}."
         )
-    learner = prbf(
-        n_kernels, n_classes, covariance=covariance, variance_floor=variance_floor,
-        init=init,
+    _check_settings(n_kernels, n_classes, covariance, variance_floor, init, 10)
+    restarts = _restarts(
+        n_kernels, n_classes, covariance, float(variance_floor), init, max_iter,
+        float(tol),
     )  # fmt: skip
     data = {"x": jnp.asarray(x, jnp.float32), "y": jnp.asarray(y, jnp.int32)}
+    return restarts(data, jax.random.split(key, n_init))
+
+
+@functools.lru_cache(maxsize=16)
+def _restarts(n_kernels, n_classes, covariance, floor, init, max_iter, tol):
+    """Jitted ``(data, keys) -> best PRBFParams``, one per setting (compiled once)."""
+    learner = prbf(
+        n_kernels, n_classes, covariance=covariance, variance_floor=floor, init=init
+    )
     stop = absolute_change_below(tol, metric="log_likelihood")
 
-    @jax.jit
-    def restarts(keys):
+    def restarts(data, keys):
         def one(k):
             params = run(learner, data, key=k, epochs=max_iter, stop=stop).state
             return params, _evaluate(params, data)["log_likelihood"]
 
-        return jax.vmap(one)(keys)
+        params, log_likelihood = jax.vmap(one)(keys)
+        finite = jnp.where(jnp.isfinite(log_likelihood), log_likelihood, -jnp.inf)
+        best = jnp.argmax(finite)
+        return jax.tree.map(lambda leaf: leaf[best], params)
 
-    params, log_likelihood = restarts(jax.random.split(key, n_init))
-    best = jnp.argmax(jnp.where(jnp.isfinite(log_likelihood), log_likelihood, -jnp.inf))
-    return jax.tree.map(lambda leaf: leaf[best], params)
+    return jax.jit(restarts)
 
 
 def _check_params_x(params: PRBFParams, x) -> None:

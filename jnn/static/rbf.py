@@ -28,8 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
-from jnn.static.kmeans import _check_n_clusters, kmeans_fit, squared_distances
+from jnn._checks import (
+    check_array,
+    check_interval,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
+from jnn.static.calibration import check_labels
+from jnn.static.kmeans import kmeans_fit, squared_distances
 from jnn.train import (
     Learner,
     TrainState,
@@ -76,8 +83,31 @@ def gaussian_activations(
     return jnp.exp(-squared_distances(x, centers) / scale)
 
 
+def _check_params_x(params: RBFParams, x) -> None:
+    if not isinstance(params, RBFParams):
+        raise TypeError(f"`params` must be RBFParams; got {type(params).__name__}.")
+    check_array(x, "x", ndim=2, kind="f")
+    d = params.centers.shape[-1]
+    if x.shape[1] != d:
+        raise ValueError(
+            f"`x` must have {d} features (as the centres); got shape {x.shape}."
+        )
+
+
 def rbf_predict(params: RBFParams, x: jax.Array) -> jax.Array:
-    """Network outputs ``f(x) = phi(x) W + b``: ``(n, d) -> (n, c)``."""
+    """Network outputs ``f(x) = phi(x) W + b``: ``(n, d) -> (n, c)``.
+
+    Raises:
+      TypeError, ValueError: ``params`` not :class:`RBFParams`; ``x`` not an
+        ``(n, d)`` float array with the centres' ``d`` (or, when concrete,
+        holding NaN or inf).
+    """
+    _check_params_x(params, x)
+    return _outputs(params, x)
+
+
+@jax.jit
+def _outputs(params: RBFParams, x: jax.Array) -> jax.Array:
     h = gaussian_activations(x, params.centers, params.widths)
     out = jnp.dot(h, params.weights, precision=jax.lax.Precision.HIGHEST)
     return out + params.bias[None, :]
@@ -178,7 +208,7 @@ def lms_learner(
       centers: ``(M, d)`` fixed centres.
       widths: ``(M,)`` fixed widths.
       n_outputs: ``c``, the number of outputs.
-      learning_rate: step size ``eta``.
+      learning_rate: step size ``eta``, in ``(0, 2)`` when ``normalized``.
       normalized: divide the step by ``1 + ||phi(x)||^2``.
 
     Returns:
@@ -187,7 +217,10 @@ def lms_learner(
       before the step (the a-priori error), ``evaluate`` the MSE on data.
     """
     check_positive_int(n_outputs, "n_outputs")
-    check_positive_float(learning_rate, "learning_rate")
+    if normalized:  # the normalised rule is stable exactly for 0 < eta < 2
+        check_interval(learning_rate, "learning_rate", 0.0, 2.0, closed=False)
+    else:
+        check_positive_float(learning_rate, "learning_rate")
 
     def init(key, batch) -> LMSState:
         zeros = jnp.zeros((centers.shape[0] + 1, n_outputs), centers.dtype)
@@ -213,22 +246,50 @@ def lms_learner(
     return Learner(init, update, evaluate)
 
 
-def _targets(y, n_outputs: int | None) -> jax.Array:
-    """Integer labels -> one-hot ``(n, c)``; float ``(n,)`` -> ``(n, 1)``."""
-    y = np.asarray(y) if not isinstance(y, jax.Array) else y
-    if jnp.issubdtype(y.dtype, jnp.integer) and y.ndim == 1:
-        n_classes = n_outputs or int(y.max()) + 1
-        return jax.nn.one_hot(y, n_classes, dtype=jnp.float32)
-    return jnp.asarray(y).reshape(y.shape[0], -1)
-
-
-def _check_fit_args(x, y, n_centers, width, solver, ridge) -> None:
-    check_array(x, "x", ndim=2, kind="f")
+def _check_targets(y, n_rows: int, n_outputs: int | None) -> int:
+    """Check labels or regression targets; return the number of outputs ``c``."""
     check_array(y, "y", kind="n")
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"`y` must have {x.shape[0]} rows (as `x`); got {y.shape}.")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"`y` must have {n_rows} rows (as `x`); got {y.shape}.")
+    if n_outputs is not None:
+        check_positive_int(n_outputs, "n_outputs")
+    if np.issubdtype(np.dtype(y.dtype), np.integer):
+        if y.ndim != 1:
+            raise ValueError(
+                "`y` of an integer dtype holds class labels and must have shape "
+                f"(n,); got {y.shape} (use float targets for regression)."
+            )
+        return check_labels(y, "y", n_rows, n_outputs, classes_name="n_outputs")
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(
+            f"`y` must be (n,) class labels or (n,) / (n, c) float targets; got "
+            f"shape {y.shape}."
+        )
+    c = 1 if y.ndim == 1 else y.shape[1]
+    if n_outputs is not None and n_outputs != c:
+        raise ValueError(
+            f"`n_outputs` ({n_outputs}) must equal the columns of the float "
+            f"targets `y` ({c}), or be None."
+        )
+    return c
+
+
+def _targets(y, n_outputs: int) -> jax.Array:
+    """Integer labels -> one-hot ``(n, c)``; float ``(n,)`` -> ``(n, 1)``."""
+    y = jnp.asarray(y)
+    if jnp.issubdtype(y.dtype, jnp.integer):
+        return jax.nn.one_hot(y, n_outputs, dtype=jnp.float32)
+    return y.reshape(y.shape[0], -1)
+
+
+def _check_fit_args(x, n_centers, width, width_factor, solver, ridge) -> None:
+    check_array(x, "x", ndim=2, kind="f")
     check_positive_int(n_centers, "n_centers")
-    _check_n_clusters(n_centers, x.shape[0])
+    if n_centers > x.shape[0]:
+        raise ValueError(
+            f"`n_centers` must be at most the number of examples {x.shape[0]}; "
+            f"got n_centers={n_centers}."
+        )
     if not isinstance(width, str):
         check_positive_float(width, "width")
     elif width not in WIDTHS or n_centers < 2:
@@ -236,10 +297,22 @@ def _check_fit_args(x, y, n_centers, width, solver, ridge) -> None:
             f"`width` must be one of {WIDTHS} (with n_centers >= 2) or a positive "
             f"number; got {width!r} with n_centers={n_centers}."
         )
+    check_positive_float(width_factor, "width_factor")
     if solver not in SOLVERS:
         raise ValueError(f"`solver` must be one of {SOLVERS}; got {solver!r}.")
-    if isinstance(ridge, bool) or not isinstance(ridge, int | float) or ridge < 0:
-        raise ValueError(f"`ridge` must be a number >= 0; got {ridge!r}.")
+    check_interval(ridge, "ridge", 0.0)
+
+
+def _check_widths(sigma, width, n_centers: int) -> None:
+    """Refuse zero widths: units whose centres coincide with another's."""
+    zero = np.flatnonzero(~(np.asarray(sigma) > 0))
+    if zero.size:
+        raise ValueError(
+            f"`width`={width!r} gave {zero.size} of the {n_centers} units (first: "
+            f"{zero[:5].tolist()}) a zero width: their centres coincide with "
+            "another's (`x` has repeated rows?). Use centers='kmeans', fewer "
+            "`n_centers` or a numeric `width`."
+        )
 
 
 def rbf_fit(
@@ -272,7 +345,8 @@ def rbf_fit(
       solver: ``"ridge"`` (closed form, :func:`ridge_weights`) or ``"lms"``
         (online LMS, :func:`lms_learner`, one example per step).
       ridge: ``lambda`` of the ridge solver (0: plain least squares).
-      n_outputs: number of classes when ``y`` holds labels (default: max + 1).
+      n_outputs: number of classes when ``y`` holds labels (default: max + 1;
+        must exceed every label); for float targets None or their columns.
       lms_epochs: passes over the data of the LMS solver.
       lms_learning_rate: normalised LMS step size, in ``(0, 2)``.
 
@@ -280,7 +354,9 @@ def rbf_fit(
       The fitted :class:`RBFParams`.
 
     Raises:
-      ValueError, TypeError: invalid data or settings (named in the message).
+      ValueError, TypeError: invalid data or settings (named in the message),
+        e.g. a label outside ``[0, n_outputs)``, a NaN ``ridge``, or centres
+        that coincide (a zero width).
 
     Example:
       >>> import jax, numpy as np
@@ -289,10 +365,13 @@ def rbf_fit(
       >>> bool(np.abs(rbf_predict(p, x) - np.sin(x)).max() < 0.05)
       True
     """
-    _check_fit_args(x, y, n_centers, width, solver, ridge)
-    check_positive_float(width_factor, "width_factor")
+    _check_fit_args(x, n_centers, width, width_factor, solver, ridge)
+    n_outputs = _check_targets(y, x.shape[0], n_outputs)
+    check_key(key)
     if centers not in ("kmeans", "random"):
         raise ValueError(f"`centers` must be 'kmeans' or 'random'; got {centers!r}.")
+    check_positive_int(lms_epochs, "lms_epochs")
+    check_interval(lms_learning_rate, "lms_learning_rate", 0.0, 2.0, closed=False)
     targets, x = _targets(y, n_outputs), jnp.asarray(x)
     center_key, lms_key = jax.random.split(key)
     if centers == "kmeans":
@@ -300,9 +379,10 @@ def rbf_fit(
     else:
         rows = jax.random.choice(center_key, x.shape[0], (n_centers,), replace=False)
         c = x[rows]
+    sigma = _widths(c, width, float(width_factor))
+    _check_widths(sigma, width, n_centers)
     if solver == "ridge":
-        return _ridge_network(x, targets, c, width, float(width_factor), float(ridge))
-    sigma = rbf_widths(c, width, width_factor)
+        return _ridge_network(x, targets, c, sigma, float(ridge))
     learner = lms_learner(c, sigma, targets.shape[1], learning_rate=lms_learning_rate)
     data = {"x": x, "y": targets}
     kw = dict(key=lms_key, epochs=lms_epochs, batch_size=1, progress=False)
@@ -310,10 +390,12 @@ def rbf_fit(
     return RBFParams(c, sigma, state.weights, state.bias)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _ridge_network(x, targets, centers, width, width_factor: float, ridge: float):
-    """Stages 2 and 3 (widths, ridge output layer) as one compiled call."""
-    sigma = rbf_widths(centers, width, width_factor)
+_widths = jax.jit(rbf_widths, static_argnums=(1, 2))
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _ridge_network(x, targets, centers, sigma, ridge: float):
+    """Stage 3 (the ridge output layer) as one compiled call."""
     h = gaussian_activations(x, centers, sigma)
     return RBFParams(centers, sigma, *ridge_weights(h, targets, ridge))
 
@@ -396,4 +478,4 @@ def rbf_gradient_learner(
     def init(key, batch) -> TrainState:
         return TrainState(start, optimizer.init(start), jnp.zeros((), jnp.int32))
 
-    return Learner(init, base.update, base.evaluate), model
+    return base._replace(init=init), model

@@ -37,7 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+    is_concrete,
+)
 from jnn.static.som_metrics import (
     INITS,
     check_grid,
@@ -49,7 +55,14 @@ from jnn.static.som_metrics import (
     squared_distances,
     topographic_error,
 )
-from jnn.train import FitResult, Learner, RunResult, full_batch, run
+from jnn.train import (
+    FitResult,
+    Learner,
+    RunResult,
+    TrainingDiverged,
+    full_batch,
+    run,
+)
 
 
 class SOMState(NamedTuple):
@@ -262,10 +275,11 @@ def som_batch(
     return Learner(rule.init, update, rule.evaluate, plan=full_batch())
 
 
-def _setup(x, grid, algorithm, n_iterations, batch_size, init, settings, *,
-           seeds=False, ordered=False):  # fmt: skip
+def _setup(x, grid, algorithm, n_iterations, batch_size, init, settings, key, *,
+           seeds=False, ordered=False, init_weights=None):  # fmt: skip
     """Validate everything before tracing; return the compiled trainer."""
     check_array(x, "x", ndim=2, kind="f")
+    check_key(key)
     if algorithm not in ("online", "batch") or (ordered and algorithm != "online"):
         raise ValueError(f"`algorithm` must be 'online' (or 'batch' without `order`); "
                          f"got {algorithm!r}.")  # fmt: skip
@@ -274,7 +288,13 @@ def _setup(x, grid, algorithm, n_iterations, batch_size, init, settings, *,
     check_positive_int(n_iterations, "n_iterations")
     check_positive_int(batch_size, "batch_size")
     learner = som if algorithm == "online" else som_batch
-    learner(grid, n_iterations=n_iterations, **settings)  # check the settings
+    # Check the settings (and the initial weights' rows, values) as the learner.
+    learner(grid, n_iterations=n_iterations, init_weights=init_weights, **settings)
+    if init_weights is not None and init_weights.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"`init_weights` must have the {x.shape[1]} features of `x`; got "
+            f"shape {tuple(init_weights.shape)}."
+        )
     epochs, batch = n_iterations, None  # batch map: full-batch epochs
     if algorithm == "online" and not ordered:
         n_per_epoch = x.shape[0] // batch_size * batch_size
@@ -346,18 +366,45 @@ def som_fit(
     Returns:
       A :class:`jnn.train.FitResult`; ``state.weights`` is the codebook and
       the history holds the epoch means of the step metrics.
+
+    Raises:
+      ValueError, TypeError: bad data or settings, ``init_weights`` of the
+        wrong shape or with NaN/inf, ``order`` indices outside ``[0, n)``,
+        a ``key`` that is not a PRNG key.
+      TrainingDiverged: the map became non-finite (``learning_rate`` too
+        large); ``.result`` holds the run.
     """
     train = _setup(x, grid, algorithm, n_iterations, batch_size, init, settings,
-                   ordered=order is not None)  # fmt: skip
+                   key, ordered=order is not None,
+                   init_weights=init_weights)  # fmt: skip
     data = jnp.asarray(x)
     if order is not None:
-        check_array(order, "order", ndim=1, kind="i")
+        _check_order(order, x.shape[0])
         data = data[jnp.asarray(order)]
     result = train(data, key, init_weights)
     n = int(result.n_epochs)
     history = {k: np.asarray(v[:n]) for k, v in result.history.items() if k != "fired"}
-    reason = "diverged" if bool(result.diverged) else "epochs"
-    return FitResult(result.state, history, reason, n)
+    if bool(result.diverged):
+        raise TrainingDiverged(
+            f"the SOM diverged in epoch {n}: its metrics became non-finite. "
+            "Lower `learning_rate` (at most 1 keeps every unit between its old "
+            "weights and the samples).",
+            FitResult(result.state, history, "diverged", n),
+        )
+    return FitResult(result.state, history, "epochs", n)
+
+
+def _check_order(order, n: int) -> None:
+    """``order``: ``(T,)`` int sample indices in ``[0, n)``."""
+    check_array(order, "order", ndim=1, kind="i")
+    if is_concrete(order):
+        index = np.asarray(order)
+        bad = np.flatnonzero((index < 0) | (index >= n))
+        if bad.size:
+            raise ValueError(
+                f"`order` must hold sample indices in [0, {n}) (rows of `x`); "
+                f"got {index[bad[0]]} at position {bad[0]} ({bad.size} out of range)."
+            )
 
 
 def som_fit_seeds(
@@ -393,5 +440,5 @@ def som_fit_seeds(
     """
     check_positive_int(n_seeds, "n_seeds")
     train = _setup(x, grid, algorithm, n_iterations, batch_size, init, settings,
-                   seeds=True)  # fmt: skip
+                   key, seeds=True)  # fmt: skip
     return train(jnp.asarray(x), jax.random.split(key, n_seeds), None)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array
+from jnn._checks import check_array, check_key
 
 TOPOLOGIES = ("rectangular", "hexagonal")
 NEIGHBORHOODS = ("gaussian", "bubble", "mexican_hat", "triangle")
@@ -322,7 +322,7 @@ def initial_weights(
     """Initial codebook ``(rows * cols, d)`` in one of MiniSom's three ways.
 
     Args:
-      key: PRNG key (unused by ``pca``).
+      key: PRNG key (unused by ``pca``, which accepts None).
       x: ``(n, d)`` training samples.
       grid: ``(rows, cols)``.
       init: ``random`` (uniform, unit-length rows), ``samples`` (random rows of
@@ -332,7 +332,10 @@ def initial_weights(
     rows, cols = check_grid(grid)
     if init not in INITS:
         raise ValueError(f"`init` must be one of {INITS}; got {init!r}.")
-    n_units, d = rows * cols, x.shape[1]
+    check_array(x, "x", ndim=2, kind="f")
+    if init != "pca":
+        check_key(key)
+    x, n_units, d = jnp.asarray(x), rows * cols, x.shape[1]
     if init == "random":
         return random_weights(key, n_units, d, x.dtype)
     if init == "samples":

@@ -35,10 +35,26 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import digamma, gammaln, logsumexp
 
-from jnn._checks import check_fraction, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.static.mixture import GMMParams, _log_gaussian_diag, _log_gaussian_full
-from jnn.static.mixture_data import as_data, check_choice, initial_resp
-from jnn.train import Learner, absolute_change_below, fit, full_batch
+from jnn.static.mixture_data import (
+    as_data,
+    check_choice,
+    check_responsibilities,
+    check_vb_priors,
+    initial_resp,
+)
+from jnn.train import (
+    Learner,
+    TrainingDiverged,
+    absolute_change_below,
+    fit,
+    full_batch,
+)
 
 VB_COVARIANCES = ("full", "diag")
 
@@ -247,7 +263,10 @@ def vb_gmm(
 
     Returns:
       A learner on ``{"x": (n, d)}`` with state :class:`VBState` and metrics
-      ``elbo`` (total, up to a constant) and ``active_components``.
+      ``elbo`` (total, up to a constant) and ``active_components``. Its
+      ``check`` refuses priors and starting responsibilities that do not fit
+      the training data (shapes, NaN, a covariance prior that is not positive
+      definite, ``nu_0 <= d - 1``).
     """
     check_positive_int(n_components, "n_components")
     check_choice(covariance, VB_COVARIANCES, "covariance")
@@ -256,6 +275,7 @@ def vb_gmm(
     for name, value in (
         ("weight_concentration_prior", weight_concentration_prior),
         ("mean_precision_prior", mean_precision_prior),
+        ("degrees_of_freedom_prior", degrees_of_freedom_prior),
     ):
         if value is not None:
             check_positive_float(value, name)
@@ -282,7 +302,18 @@ def vb_gmm(
         active = jnp.sum(expected_weights(new) >= prune_threshold)
         return new, {"elbo": elbo(log_resp, new), "active_components": active}
 
-    return Learner(init_fn, update, plan=full_batch())
+    def check(data, name: str) -> None:
+        x = data.get("x")
+        if x is None or np.ndim(x) != 2:
+            raise ValueError(
+                f"`{name}` must hold 'x', an (n, d) array; got "
+                f"{None if x is None else np.shape(x)}."
+            )
+        check_vb_priors(given, covariance, x.shape[1])
+        if name == "train":
+            check_responsibilities(init, x.shape[0], n_components)
+
+    return Learner(init_fn, update, plan=full_batch(), check=check)
 
 
 def vb_gmm_fit(
@@ -319,31 +350,43 @@ def vb_gmm_fit(
 
     Returns:
       A :class:`VBResult`.
+
+    Raises:
+      ValueError, TypeError: bad ``x`` (NaN, inf), settings or ``key``;
+        priors of the wrong shape, with NaN or out of range (``nu_0 <= d - 1``,
+        a covariance prior that is not positive definite); ``init``
+        responsibilities of the wrong shape, negative, NaN or whose rows do
+        not sum to 1.
+      TrainingDiverged: the ELBO became non-finite; ``.result`` holds the last
+        good state.
     """
     data = as_data(x, allow_missing=False)
     n, d = data["x"].shape
     check_positive_int(max_iter, "max_iter")
     check_positive_int(n_components, "n_components")
+    check_positive_float(tol, "tol")
     if n_components > n:
         raise ValueError(f"`n_components` ({n_components}) must be <= n ({n}).")
-    dof = priors.get("degrees_of_freedom_prior")
-    if dof is not None and not dof > d - 1:
-        raise ValueError(
-            f"`degrees_of_freedom_prior` must be > d - 1 = {d - 1}; got {dof}."
-        )
-    if not isinstance(init, str) and np.shape(init) != (n, n_components):
-        raise ValueError(
-            f"`init` must have shape {(n, n_components)}; got {np.shape(init)}."
-        )
+    given = {k.removesuffix("_prior"): v for k, v in priors.items()}
+    check_vb_priors(given, covariance, d)
+    check_responsibilities(init, n, n_components)
     learner = _learner(n_components, covariance, prune_threshold, init, priors)
     result = fit(
         learner,
         data,
         key=key,
         epochs=max_iter,
-        stop=absolute_change_below(tol, metric="elbo"),
+        stop=_convergence(float(tol)),
         progress=False,
+        throw=False,
     )
+    if result.reason == "diverged":
+        raise TrainingDiverged(
+            f"variational Bayes diverged in iteration {result.epochs}: the ELBO "
+            "became non-finite. Raise `reg_covar` or the covariance prior; "
+            "`.result` holds the last finite state.",
+            result,
+        )
     state = result.state
     weights = expected_weights(state)
     return VBResult(
@@ -381,3 +424,9 @@ def _cached(n_components, covariance, prune_threshold, init, **priors):
         prune_threshold=prune_threshold,
         **priors,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _convergence(tol: float):
+    # One stop object per tolerance, so that the engine reuses its compilation.
+    return absolute_change_below(tol, metric="elbo")

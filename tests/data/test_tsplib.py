@@ -3,6 +3,7 @@
 import hashlib
 import math
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -288,3 +289,56 @@ def test_unknown_names_and_paths_raise():
         load_tsplib("/nonexistent/berlin52.tsp")
     with pytest.raises(TypeError, match="must be a path"):
         load_tsplib(52)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "NaN"])
+def test_non_finite_coordinates_are_refused(tmp_path, bad):
+    # Before: NaN/inf coordinates gave NaN or inf distances without a word.
+    path = coords_file(tmp_path, "EUC_2D", [(0, 0), (1, bad), (2, 0)])
+    with pytest.raises(
+        ValueError, match=f"NODE_COORD_SECTION must hold finite numbers; got '{bad}'"
+    ):
+        load_tsplib(path)
+
+
+@pytest.mark.parametrize("fmt", ["FULL_MATRIX", "UPPER_ROW", "LOWER_DIAG_COL"])
+def test_negative_or_non_finite_explicit_weights_are_refused(tmp_path, fmt):
+    matrix = np.array([[0, 3, 77], [3, 0, -5], [77, -5, 0]])
+    path = explicit_file(tmp_path, fmt, matrix)
+    with pytest.raises(ValueError, match="must hold distances >= 0; got -5 for cities"):
+        load_tsplib(path)
+    path.write_text(path.read_text().replace("-5", "8").replace("77", "inf"))
+    with pytest.raises(ValueError, match="must hold finite numbers; got 'inf'"):
+        load_tsplib(path)
+
+
+def test_the_optimum_needs_the_published_name_and_dimension(tmp_path):
+    # Before: looked up by NAME alone, a 3-city "berlin52" reported 7542.
+    toy = coords_file(tmp_path, "EUC_2D", [(0, 0), (3, 4), (6, 0)], name="berlin52")
+    assert load_tsplib(toy).optimum is None
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(TSPLIB_DIR / "berlin52.tsp", real)
+    assert load_tsplib(real / "berlin52.tsp").optimum == PUBLISHED["berlin52"]
+
+
+def test_a_tour_file_without_dimension_is_checked_against_its_instance(tmp_path):
+    # TSPLIB95's DOC does not require DIMENSION in a tour file and several
+    # official .opt.tour files omit it; before, the whole instance was refused
+    # ("missing TSPLIB field DIMENSION").
+    shutil.copy(TSPLIB_DIR / "berlin52.tsp", tmp_path)
+    lines = (TSPLIB_DIR / "berlin52.opt.tour").read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.startswith("DIMENSION"))
+    tour_file = tmp_path / "berlin52.opt.tour"
+    tour_file.write_text(text + "\n")
+    inst = load_tsplib(tmp_path / "berlin52.tsp")
+    np.testing.assert_array_equal(inst.optimal_tour, load_tour("berlin52"))
+    assert closed_length(inst.distances, inst.optimal_tour) == PUBLISHED["berlin52"]
+    np.testing.assert_array_equal(load_tour(tour_file), inst.optimal_tour)
+    # The instance's dimension decides: a tour missing city 49 is refused.
+    tour_file.write_text(text.replace("\n49\n", "\n", 1) + "\n")
+    with pytest.raises(ValueError, match="permutation of 1..52; got 51 entries"):
+        load_tsplib(tmp_path / "berlin52.tsp")
+    tour_file.write_text("NAME : berlin52.opt.tour\nTYPE : TOUR\nEOF\n")
+    with pytest.raises(ValueError, match="missing TOUR_SECTION"):
+        load_tsplib(tmp_path / "berlin52.tsp")

@@ -1,5 +1,6 @@
 """k-means (S9): scikit-learn peer, NumPy Lloyd step, monotone inertia, bad input."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import jnn
 from jnn.static import (
+    KMeansState,
     assign_clusters,
     kmeans,
     kmeans_convergence,
@@ -132,3 +134,23 @@ def test_bad_input_is_rejected_with_the_argument_name():
         kmeans_fit(x, 3, key=jax.random.key(0), tol=0.0)
     with pytest.raises(ValueError, match="n_clusters"):
         jnn.train.fit(kmeans(9), {"x": x}, key=jax.random.key(0), epochs=2)
+    for key in (None, 0, jax.random.split(jax.random.key(0), 2)):
+        with pytest.raises(TypeError, match="`key` must be a JAX PRNG key"):
+            kmeans_fit(x, 3, key=key)
+        with pytest.raises(TypeError, match="`key` must be a JAX PRNG key"):
+            kmeans_plus_plus(key, jnp.asarray(x), 3)
+
+
+def test_lloyd_update_and_kmeans_fit_compile_once(count_traces):
+    x = digits_x()
+    step = jax.jit(chex.assert_max_traces(LEARNER.update, n=1))
+    state = KMeansState(jnp.asarray(x[:10]), jnp.asarray(1.0, jnp.float32))
+    for i in range(3):  # new values, same shapes: no retrace
+        state, _ = step(state, {"x": x + i}, jax.random.key(i))
+    # Given centres: the compiled run of test_same_initial_centres_as_...
+    init = x[:: len(x) // 10][:10]
+    first = kmeans_fit(x, 10, key=jax.random.key(0), init=init)
+    with count_traces() as traces:
+        second = kmeans_fit(x, 10, key=jax.random.key(1), init=init[::-1].copy())
+    assert traces() == 0
+    assert not np.array_equal(first.labels, second.labels)

@@ -1,5 +1,6 @@
 """EM for Gaussian mixtures (S6): scikit-learn peer, missing data, bad input."""
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
 from jnn.static import GMMParams, gmm_em, gmm_fit, gmm_log_likelihood
+from jnn.train import fit
 from tests.conftest import load
 
 
@@ -137,10 +139,13 @@ def test_missing_data_em_step_matches_the_row_by_row_reference():
     learner = gmm_em(2, "full", reg_covar=1e-6, init=init)
     data = {"x": np.nan_to_num(x), "observed": ~np.isnan(x)}
     with jax.enable_x64(True):
-        params, metrics = jax.jit(learner.update)(init, data, None)
+        update = jax.jit(chex.assert_max_traces(learner.update, n=1))
+        params, metrics = update(init, data, None)
+        again, _ = update(params, {**data, "x": data["x"] + 1.0}, None)  # no retrace
     assert abs(float(metrics["log_likelihood"]) - expected_ll) < 1e-10
     for ours, theirs in zip(params, expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)
+    assert np.all(np.isfinite(np.asarray(again.covariances)))
 
 
 def pooled_digits(seed=0):
@@ -208,3 +213,69 @@ def test_bad_input_is_rejected_before_tracing():
         gmm_fit(x, 3, key=key, covariance="diag", init=init)
     with pytest.raises(ValueError, match="x"):
         gmm_fit(x[:, 0], 3, key=key)
+
+
+def test_a_column_never_observed_is_refused():
+    x = load("iris").train["x"].copy()
+    x[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"`x` has 1 all-NaN columns \(first: \[2\]\)"):
+        gmm_fit(x, 2, key=jax.random.key(0), covariance="diag")
+    # Evaluating on such data is fine: the column is marginalised out.
+    params = GMMParams(np.array([0.5, 0.5]), np.zeros((2, 4)), np.ones((2, 4)))
+    per_row = gmm_log_likelihood(params, x, per_sample=True)
+    expected = gmm_log_likelihood(params._replace(means=params.means[:, [0, 1, 3]],
+                                                  covariances=np.ones((2, 3))),
+                                  x[:, [0, 1, 3]], per_sample=True)  # fmt: skip
+    np.testing.assert_allclose(per_row, expected, rtol=1e-6)
+
+
+def _bad_init(kind):
+    x = load("iris").train["x"].astype(np.float64)
+    init, _ = shared_init(x, 2, "full")
+    cov = np.asarray(init.covariances)
+    return x, {
+        "nan_means": (init._replace(means=np.full((2, 4), np.nan)), "init.means"),
+        "inf_covariance": (init._replace(covariances=cov * np.inf), "init.covariances"),
+        "nan_weights": (init._replace(weights=np.array([np.nan, 0.5])), "init.weights"),
+        "negative_weights": (init._replace(weights=np.array([1.5, -0.5])),
+                             "`init.weights` must be positive"),
+        # eigenvalues (1, -1): symmetric but indefinite
+        "indefinite": (init._replace(covariances=np.stack([cov[0], np.diag(
+            [1.0, -1.0, 1.0, 1.0])])), r"init.covariances\[1\]` is not positive "
+                        "definite"),
+        "asymmetric": (init._replace(covariances=cov + np.triu(cov, 1)),
+                       "must be symmetric"),
+    }[kind]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["nan_means", "inf_covariance", "nan_weights", "negative_weights", "indefinite",
+     "asymmetric"],
+)  # fmt: skip
+def test_bad_initial_parameters_are_refused_before_em(kind):
+    # Before: NaN means or an indefinite covariance reached the first E-step
+    # and came back as TrainingDiverged ("lower the learning rate ...").
+    x, (init, match) = _bad_init(kind)
+    with pytest.raises(ValueError, match=match) as info:
+        gmm_fit(x, 2, key=jax.random.key(0), init=init)
+    assert "learning rate" not in str(info.value)
+    with pytest.raises(ValueError, match=match):  # the learner checks them too
+        fit(gmm_em(2, init=init), {"x": x}, key=jax.random.key(0), epochs=1)
+
+
+def test_diagonal_and_spherical_initial_variances_must_be_positive():
+    x = load("iris").train["x"]
+    init = GMMParams(np.array([0.5, 0.5]), x[:2], np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="`init.covariances` must hold variances > 0"):
+        gmm_fit(x, 2, key=jax.random.key(0), covariance="spherical", init=init)
+
+
+def test_fit_compiles_once_per_setting(count_traces):
+    # (The EM step itself: test_missing_data_em_step_matches_the_row_by_row_...)
+    x = load("iris").train["x"]
+    first = gmm_fit(x, 2, key=jax.random.key(0))  # compiled above, same setting
+    with count_traces() as traces:  # before: a new stop object per call retraced
+        second = gmm_fit(x + 1.0, 2, key=jax.random.key(5))
+    assert traces() == 0
+    assert not np.allclose(first.means, second.means)

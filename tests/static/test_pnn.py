@@ -143,10 +143,66 @@ def test_bad_input():
         pnn(1.0, 3, priors=np.array([0.5, 0.5]))
     with pytest.raises(ValueError, match="priors"):
         pnn(1.0, 3, priors="flat")
-    with pytest.raises(ValueError, match="`y`"):
+    with pytest.raises(ValueError, match=r"`n_classes` \(2\) must exceed every label"):
         pnn_fit(data.train["x"], data.train["y"], sigma=1.0, n_classes=2)
+    with pytest.raises(ValueError, match="`y` must hold class labels >= 0"):
+        pnn_fit(data.train["x"], data.train["y"] - 1, sigma=1.0)
     state = pnn_fit(data.train["x"], data.train["y"], sigma=1.0)
     with pytest.raises(ValueError, match="features"):
         pnn_predict_proba(state, data.train["x"][:, :2])
     with pytest.raises(TypeError, match="`x`"):
         pnn_predict(state, data.train["y"][:, None])
+
+
+def test_bad_sigma_selection_input():
+    data = load("iris")
+    with pytest.raises(TypeError, match="`train` must be a dict"):
+        pnn_select_sigma({"x": data.train["x"]}, data.val, [1.0])
+    with pytest.raises(TypeError, match="`val` must be a dict"):
+        pnn_select_sigma(data.train, data.val["x"], [1.0])
+    with pytest.raises(ValueError, match=r"`val\['x'\]` must have 4 features"):
+        pnn_select_sigma(data.train, {**data.val, "x": data.val["x"][:, :3]}, [1.0])
+    with pytest.raises(ValueError, match=r"`val\['y'\]` must have"):
+        pnn_select_sigma(data.train, {**data.val, "y": data.val["y"][:-1]}, [1.0])
+    with pytest.raises(TypeError, match="`sigmas`"):
+        pnn_select_sigma(data.train, data.val, ["wide"])
+
+
+def test_class_without_patterns_is_refused_unless_priors_are_given():
+    data = load("iris")
+    x, y, query = data.train["x"], data.train["y"], data.test["x"]
+    empty = r"no example of class \[3\] of n_classes=4"
+    for priors in ("empirical", "uniform"):
+        with pytest.raises(ValueError, match=empty):
+            pnn_fit(x, y, sigma=0.5, n_classes=4, priors=priors)
+    with pytest.raises(ValueError, match=empty):
+        pnn_select_sigma(data.train, data.val, [0.5], n_classes=4)
+    with pytest.raises(ValueError, match=r"`train\['y'\]` has no example of class"):
+        fit(pnn(0.5, 4), data.train, key=jax.random.key(0), epochs=1)
+    # Given priors: the class without patterns has Parzen density 0, so
+    # posterior 0; the others follow Bayes' rule over the classes present.
+    priors = np.array([0.3, 0.3, 0.2, 0.2], np.float32)
+    state = pnn_fit(x, y, sigma=0.5, n_classes=4, priors=priors)
+    probs = np.asarray(pnn_predict_proba(state, query))
+    expected = numpy_parzen_posterior(x, y, query, 0.5, priors[:3] / priors[:3].sum())
+    assert np.all(probs[:, 3] == 0.0)
+    np.testing.assert_allclose(probs[:, :3], expected, atol=1e-5)
+    np.testing.assert_array_equal(pnn_predict(state, query), expected.argmax(1))
+
+
+def test_prediction_and_sigma_selection_compile_once(count_traces):
+    data = load("wine")
+    sigmas, x, y = [0.2, 0.8, 1.5, 4.0], data.train["x"], data.train["y"]
+    state = pnn_fit(x, y, sigma=0.8)
+    # The shapes and static settings of the tests above: compiled there.
+    first = pnn_predict_proba(state, data.test["x"])
+    pnn_predict(state, data.test["x"])
+    pnn_select_sigma(data.train, data.val, sigmas, chunk_size=10)
+    other = pnn_fit(x + 0.5, y, sigma=1.3)
+    with count_traces() as traces:
+        second = pnn_predict_proba(other, data.test["x"])
+        pnn_predict(other, 2 * data.test["x"])
+        moved = {"x": x + 0.5, "y": y}
+        selection = pnn_select_sigma(moved, data.val, sigmas[::-1], chunk_size=10)
+    assert traces() == 0
+    assert not np.allclose(first, second) and selection.sigmas[0] == 4.0

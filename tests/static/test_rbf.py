@@ -102,6 +102,17 @@ def test_rbf_learns_the_small_tabular_sets():
         assert accuracy(params, ds.test) >= 0.93, name
 
 
+def test_two_stage_fit_compiles_once(count_traces):
+    ds = load("wine")  # the settings of test_rbf_learns_the_small_tabular_sets
+    kwargs = {"n_centers": 10, "width_factor": 2.0, "ridge": 1e-2}
+    first = rbf_fit(ds.train["x"], ds.train["y"], key=jax.random.key(0), **kwargs)
+    with count_traces() as traces:
+        second = rbf_fit(ds.train["x"], ds.train["y"], key=jax.random.key(1), **kwargs)
+        rbf_classify(second, ds.test["x"])
+    assert traces() == 0
+    assert not np.allclose(first.centers, second.centers)
+
+
 def test_lms_step_is_widrow_hoff_and_learns_iris():
     ds = load("iris")
     centers = jnp.asarray(ds.train["x"][::4])
@@ -149,7 +160,7 @@ def test_bad_input_is_rejected_with_the_argument_name():
     ds = load("iris")
     x, y = ds.train["x"], ds.train["y"]
     key = jax.random.key(0)
-    with pytest.raises(ValueError, match="n_clusters"):
+    with pytest.raises(ValueError, match="`n_centers` must be at most"):
         rbf_fit(x, y, key=key, n_centers=len(x) + 1)
     with pytest.raises(ValueError, match="width"):
         rbf_fit(x, y, key=key, n_centers=5, width="widest")
@@ -162,6 +173,76 @@ def test_bad_input_is_rejected_with_the_argument_name():
     with pytest.raises(ValueError, match="task"):
         params = RBFParams(x[:3], jnp.ones(3), jnp.zeros((3, 3)), jnp.zeros(3))
         rbf_gradient_learner(params, optax.sgd(0.1), task="ranking")
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        # labels 0..2 with two outputs: class 2 would be dropped silently
+        ({"n_outputs": 2}, ValueError, r"`n_outputs` \(2\) must exceed every label"),
+        ({"n_outputs": 0}, ValueError, "`n_outputs` must be a positive int"),
+        ({"y": "negative"}, ValueError, "`y` must hold class labels >= 0"),
+        ({"y": "rank3"}, ValueError, r"`y` must be \(n,\) class labels"),
+        ({"y": "labels2d"}, ValueError, "integer dtype holds class labels"),
+        ({"y": "float3", "n_outputs": 2}, ValueError, "`n_outputs` .* must equal"),
+        ({"ridge": float("nan")}, ValueError, "`ridge` must be a finite number"),
+        ({"ridge": float("inf")}, ValueError, "`ridge` must be a finite number"),
+        ({"solver": "lms", "lms_learning_rate": 2.0}, ValueError, "lms_learning_rate"),
+        ({"lms_learning_rate": 0.0}, ValueError, "`lms_learning_rate`"),
+        ({"lms_learning_rate": float("nan")}, ValueError, "`lms_learning_rate`"),
+        ({"lms_epochs": 0}, ValueError, "`lms_epochs` must be a positive int"),
+        ({"n_centers": 0}, ValueError, "`n_centers` must be a positive int"),
+        ({"width_factor": -1.0}, ValueError, "`width_factor`"),
+        ({"key": None}, TypeError, "`key` must be a JAX PRNG key"),
+        ({"key": 0}, TypeError, "`key` must be a JAX PRNG key"),
+    ],
+)
+def test_bad_fit_settings_are_refused_before_training(change, error, match):
+    ds = load("iris")
+    x, y = ds.train["x"], ds.train["y"]
+    targets = {
+        "negative": y - 1,
+        "rank3": np.zeros((len(x), 2, 2), np.float32),
+        "labels2d": y[:, None],
+        "float3": np.eye(3, dtype=np.float32)[y],
+    }
+    args = {"key": jax.random.key(0), "n_centers": 5, **change}
+    args["y"] = targets.get(args.get("y"), y)
+    with pytest.raises(error, match=match):
+        rbf_fit(x, **args)
+
+
+def test_coinciding_centres_are_refused():
+    # Three distinct points, each repeated: five random centres must repeat one,
+    # and the nearest-neighbour width of a repeated centre is 0.
+    x = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32), 4, 0)
+    y = np.arange(12, dtype=np.int32) % 2
+    with pytest.raises(ValueError, match="zero width: their centres coincide"):
+        rbf_fit(x, y, key=jax.random.key(0), n_centers=5, centers="random",
+                width="nearest")  # fmt: skip
+    # One point repeated: the largest distance between centres is 0.
+    with pytest.raises(ValueError, match="`width`='global' gave 5 of the 5 units"):
+        rbf_fit(np.ones_like(x), y, key=jax.random.key(0), n_centers=5,
+                centers="random")  # fmt: skip
+
+
+def test_predict_checks_its_input():
+    rng = np.random.default_rng(0)
+    params = RBFParams(
+        jnp.asarray(rng.normal(size=(3, 4)), jnp.float32), jnp.ones(3),
+        jnp.ones((3, 2)), jnp.zeros(2),
+    )  # fmt: skip
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="`x` must have 4 features"):
+        rbf_predict(params, x[:, :3])
+    with pytest.raises(ValueError, match="`x` must have rank 2"):
+        rbf_classify(params, x[0])
+    with pytest.raises(ValueError, match="`x` contains NaN"):
+        rbf_predict(params, np.where(x > 1, np.nan, x))
+    with pytest.raises(TypeError, match="`params` must be RBFParams"):
+        rbf_predict(tuple(params), x)
+    # Under jit the checks see shapes only and the result is the eager one.
+    np.testing.assert_allclose(jax.jit(rbf_predict)(params, x), rbf_predict(params, x))
 
 
 def test_rbf_vs_mlp_example_smoke(tmp_path, monkeypatch):

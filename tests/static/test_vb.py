@@ -6,6 +6,7 @@ import pytest
 from sklearn.mixture import BayesianGaussianMixture
 
 from jnn.static import vb_gmm, vb_gmm_fit
+from jnn.train import fit
 from tests.conftest import load
 
 
@@ -97,3 +98,49 @@ def test_bad_input_is_rejected():
         vb_gmm(3, weight_concentration_prior=-1.0)
     with pytest.raises(ValueError, match="init"):
         vb_gmm_fit(x, 3, key=key, init=np.ones((5, 3)))
+
+
+@pytest.mark.parametrize(
+    ("priors", "match"),
+    [
+        ({"mean_prior": np.zeros(3)}, r"`mean_prior` must have shape \(4,\)"),
+        ({"mean_prior": np.full(4, np.nan)}, "`mean_prior` contains NaN"),
+        ({"covariance_prior": np.eye(3)}, r"must have shape \(4, 4\)"),
+        ({"covariance_prior": np.full((4, 4), np.nan)}, "`covariance_prior` contains"),
+        ({"covariance_prior": -np.eye(4)}, "`covariance_prior` is not positive"),
+        ({"covariance": "diag", "covariance_prior": np.array([1.0, 1, 0, 1])},
+         "`covariance_prior` must hold variances > 0"),
+        ({"degrees_of_freedom_prior": float("nan")}, "degrees_of_freedom_prior"),
+        ({"mean_precision_prior": -1.0}, "mean_precision_prior"),
+        ({"weight_concentration_prior": float("nan")}, "weight_concentration_prior"),
+        ({"init": "nan"}, r"`init` must hold responsibilities .* 288 NaN"),
+        ({"init": "negative"}, r"`init` must hold .* 1 negative"),
+        ({"init": "unnormalised"}, "rows sum to 1"),
+    ],
+)  # fmt: skip
+def test_bad_priors_and_starts_are_refused_before_training(priors, match):
+    # Before: a broadcast error from inside the M-step, or TrainingDiverged.
+    x = load("iris").train["x"]
+    resp = np.full((len(x), 3), 1 / 3)
+    starts = {
+        "nan": np.full_like(resp, np.nan),
+        "negative": np.where(np.arange(resp.size).reshape(resp.shape) == 0, -0.1, resp),
+        "unnormalised": 2 * resp,
+    }
+    if isinstance(priors.get("init"), str):
+        priors = {**priors, "init": starts[priors["init"]]}
+    with pytest.raises(ValueError, match=match):
+        vb_gmm_fit(x, 3, key=jax.random.key(0), **priors)
+    if all(name.endswith("_prior") for name in priors):
+        with pytest.raises(ValueError, match=match):  # the learner checks data
+            fit(vb_gmm(3, **priors), {"x": x}, key=jax.random.key(0), epochs=1)
+
+
+def test_fit_compiles_once_per_setting(count_traces):
+    x = load("iris").train["x"]
+    # vb_gmm_fit reuses the compiled iterations of test_vb_prunes_iris_...
+    first = vb_gmm_fit(x, 10, key=jax.random.key(0), max_iter=300)
+    with count_traces() as traces:  # before: a new stop object per call retraced
+        second = vb_gmm_fit(x, 10, key=jax.random.key(3), max_iter=300)
+    assert traces() == 0
+    assert not np.allclose(first.means, second.means)
