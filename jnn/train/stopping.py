@@ -17,6 +17,7 @@ and under ``vmap``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,6 +49,27 @@ class Stop(NamedTuple):
     finalize: Callable[[PyTree, PyTree], PyTree]
 
 
+def _memoized(factory: Callable[..., Stop]) -> Callable[..., Stop]:
+    """Return the same :class:`Stop` for the same (hashable) arguments.
+
+    The engine's compiled epoch is cached on the criterion object, so
+    ``fit(..., stop=validation_patience(20))`` called in a loop reuses one
+    compilation instead of tracing anew for every fresh closure.
+    """
+    cached = functools.lru_cache(maxsize=256)(factory)
+
+    @functools.wraps(factory)
+    def wrapper(*args, **kwargs):
+        try:
+            return cached(*args, **kwargs)
+        except TypeError as err:
+            if "unhashable" not in str(err):
+                raise
+            return factory(*args, **kwargs)
+
+    return wrapper
+
+
 def _keep(stop_state: PyTree, learner_state: PyTree) -> PyTree:
     return learner_state
 
@@ -59,12 +81,14 @@ def _stateless(name: str, requires: tuple[str, ...], test: Callable) -> Stop:
     return Stop((name,), requires, lambda s: (), update, _keep)
 
 
+@_memoized
 def max_epochs(n: int) -> Stop:
     """Fire after ``n`` epochs (criterion 4 of S2)."""
     check_positive_int(n, "n")
     return _stateless("max_epochs", ("epoch",), lambda r: r["epoch"] + 1 >= n)
 
 
+@_memoized
 def gradient_norm_below(eps: float, *, metric: str = "grad_norm") -> Stop:
     """Fire when the gradient norm ``||g(W)||`` drops below ``eps`` (S2, 1).
 
@@ -78,6 +102,7 @@ def gradient_norm_below(eps: float, *, metric: str = "grad_norm") -> Stop:
     return _stateless("gradient_norm_below", (metric,), lambda r: r[metric] < eps)
 
 
+@_memoized
 def relative_loss_change_below(eps: float, *, metric: str = "loss") -> Stop:
     """Fire when ``|E(n) - E(n-1)| / E(n-1) < eps`` (S2, 2).
 
@@ -98,6 +123,7 @@ def relative_loss_change_below(eps: float, *, metric: str = "loss") -> Stop:
     return Stop(("relative_loss_change_below",), (metric,), init, update, _keep)
 
 
+@_memoized
 def absolute_change_below(eps: float, *, metric: str) -> Stop:
     """Fire when ``|m(n) - m(n-1)| < eps`` for the record entry ``metric``.
 
@@ -117,6 +143,7 @@ def absolute_change_below(eps: float, *, metric: str) -> Stop:
     return Stop(("absolute_change_below",), (metric,), init, update, _keep)
 
 
+@_memoized
 def metric_below(threshold: float, *, metric: str) -> Stop:
     """Fire when the record entry ``metric`` is at most ``threshold``.
 
@@ -137,6 +164,7 @@ class PatienceState(NamedTuple):
     best_state: PyTree  # learner state at the best epoch (or () if not kept)
 
 
+@_memoized
 def validation_patience(
     patience: int,
     *,
@@ -196,6 +224,7 @@ def validation_patience(
     return Stop(("validation_patience",), (metric, "epoch"), init, update, finalize)
 
 
+@_memoized
 def any_of(*stops: Stop) -> Stop:
     """Stop as soon as any of ``stops`` fires; the record says which one.
 

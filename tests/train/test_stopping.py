@@ -119,3 +119,12 @@ def test_metric_below():
     np.testing.assert_array_equal(fired[:, 0], [False, True, True])
     with pytest.raises(TypeError, match="`threshold`"):
         stopping.metric_below("small", metric="center_shift")
+
+
+def test_same_arguments_give_the_same_criterion():
+    from jnn.train import any_of, relative_loss_change_below, validation_patience
+
+    a = any_of(validation_patience(5), relative_loss_change_below(1e-4))
+    b = any_of(validation_patience(5), relative_loss_change_below(1e-4))
+    assert a is b  # the compiled epoch is reused by fits that rebuild their stop
+    assert validation_patience(5) is not validation_patience(6)
