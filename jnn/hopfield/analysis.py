@@ -24,7 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_fraction, check_positive_int, is_concrete
+from jnn._checks import (
+    check_array,
+    check_fraction,
+    check_key,
+    check_positive_int,
+    is_concrete,
+)
 from jnn.hopfield.correlated import random_patterns
 from jnn.hopfield.dhnn import overlap, recall
 
@@ -46,6 +52,26 @@ def _check_weights(w, n: int | None = None) -> None:
         raise ValueError(
             f"`W` is ({w.shape[0]}, {w.shape[0]}) but the patterns have N = {n} units."
         )
+    gap = _asymmetry(w)
+    if gap is not None:
+        raise ValueError(
+            "`W` must be symmetric (the recalls run compiled, where recall's own "
+            f"check cannot raise); got max |W - W^T| = {gap:.3g}."
+        )
+
+
+def _asymmetry(w) -> float | None:
+    """``max |W - W^T|`` of concrete (..., N, N) weights, None if symmetric.
+
+    Symmetric means within float32 rounding: recall's tolerance, ``1e-5``
+    relative to ``max(1, max |W|)``. Traced weights give None (not checked).
+    """
+    if not is_concrete(w):
+        return None
+    w = np.asarray(w, np.float64)
+    gap = float(np.max(np.abs(w - np.swapaxes(w, -1, -2)), initial=0.0))
+    scale = max(1.0, float(np.max(np.abs(w), initial=0.0)))
+    return gap if gap > 1e-5 * scale else None
 
 
 def _check_modes(mode: str, order: str) -> None:
@@ -66,6 +92,7 @@ def flip_bits(key: jax.Array, state: jax.Array, d) -> jax.Array:
     Returns:
       (N,) the state with ``d`` signs reversed: Hamming distance ``d`` from it.
     """
+    check_key(key)
     # The rank of each unit in a random permutation: the d lowest ranks flip.
     ranks = jnp.argsort(jnp.argsort(jax.random.uniform(key, state.shape)))
     return jnp.where(ranks < d, -state, state)
@@ -128,8 +155,11 @@ def basin_size(
       (D,) float32 fraction of the ``trials`` starts that reached the pattern.
 
     Raises:
-      ValueError: bad shapes, non-±1 pattern, distance outside [0, N], bad mode.
+      ValueError: bad shapes, non-±1 pattern, distance outside [0, N], bad
+        mode, an asymmetric ``W`` (when concrete).
+      TypeError: ``key`` is not a PRNG key.
     """
+    check_key(key)
     _check_bipolar(pattern, "pattern")
     if pattern.ndim != 1:
         raise ValueError(f"`pattern` must have shape (N,); got {pattern.shape}.")
@@ -181,16 +211,30 @@ class CapacityCurve(NamedTuple):
         return self.overlap.mean(axis=1)
 
 
-@partial(jax.jit, static_argnames=("rule", "sampler", "m", "n"))
-def _store_trials(keys, rule, sampler, m, n):
-    """Per trial: M patterns, their weights and one randomly picked target."""
+@jax.jit
+def _trial_draws(keys, m):
+    """Per trial: the key of its patterns and the index of its target in 0..M-1.
+
+    ``m`` is traced, so this compiles once for all loads (the key-splitting
+    and integer draws would otherwise recompile with every M).
+    """
 
     def one(key):
         pattern_key, pick_key = jax.random.split(key)
-        patterns = sampler(pattern_key, m, n)
-        return rule(patterns), patterns[jax.random.randint(pick_key, (), 0, m)]
+        return pattern_key, jax.random.randint(pick_key, (), 0, m)
 
     return jax.vmap(one)(keys)
+
+
+@partial(jax.jit, static_argnames=("rule", "sampler", "m", "n"))
+def _store_trials(pattern_keys, picks, rule, sampler, m, n):
+    """Per trial: M patterns, their weights and the picked target."""
+
+    def one(key, pick):
+        patterns = sampler(key, m, n)
+        return rule(patterns), patterns[pick]
+
+    return jax.vmap(one)(pattern_keys, picks)
 
 
 @partial(jax.jit, static_argnames=("mode", "order", "sweeps"))
@@ -251,10 +295,14 @@ def capacity_curve(
       A :class:`CapacityCurve` of NumPy arrays.
 
     Raises:
-      ValueError: bad sizes, loads, noise or mode.
+      ValueError: bad sizes, loads, noise or mode; a ``rule`` that returns
+        asymmetric weights.
+      TypeError: ``key`` is not a PRNG key; ``rule`` or ``patterns`` not
+        callable.
     """
     if not callable(rule) or not callable(patterns):
         raise TypeError("`rule` and `patterns` must be callables.")
+    check_key(key)
     check_positive_int(n_units, "n_units")
     check_positive_int(trials, "trials")
     check_positive_int(max_sweeps, "max_sweeps")
@@ -273,7 +321,15 @@ def capacity_curve(
     for m, load_key in zip(counts, jax.random.split(key, counts.size), strict=True):
         store_key, recall_key = jax.random.split(load_key)
         keys = jax.random.split(store_key, trials)
-        w, targets = _store_trials(keys, rule, patterns, int(m), n_units)
+        pattern_keys, picks = _trial_draws(keys, jnp.int32(m))
+        w, targets = _store_trials(pattern_keys, picks, rule, patterns, int(m), n_units)
+        gap = _asymmetry(w)
+        if gap is not None:
+            raise ValueError(
+                f"`rule` must return symmetric weights (recall runs compiled, "
+                f"where its own check cannot raise); at M = {m} it gave "
+                f"max |W - W^T| = {gap:.3g}."
+            )
         keys = jax.random.split(recall_key, trials)
         o, c = _recall_trials(w, targets, keys, flips, mode, order, max_sweeps)
         overlaps.append(np.asarray(o))
@@ -363,8 +419,11 @@ def spurious_census(
       A :class:`SpuriousCensus`.
 
     Raises:
-      ValueError: bad shapes, non-±1 patterns, too many patterns.
+      ValueError: bad shapes, non-±1 patterns, too many patterns, an
+        asymmetric ``W`` (when concrete).
+      TypeError: ``key`` is not a PRNG key.
     """
+    check_key(key)
     _check_bipolar(patterns, "patterns")
     if patterns.ndim != 2:
         raise ValueError(f"`patterns` must have shape (M, N); got {patterns.shape}.")

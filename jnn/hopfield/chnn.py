@@ -42,7 +42,7 @@ import numpy as np
 import optimistix as optx
 from flax import struct
 
-from jnn._checks import check_array, is_concrete
+from jnn._checks import check_array, check_positive_int, is_concrete
 
 ACTIVATIONS = ("sigmoid", "tanh")
 
@@ -128,8 +128,7 @@ def chnn(
         if b.shape != (n,):
             raise ValueError(f"bias must have shape ({n},), got {b.shape}")
     for name, value in (("tau", tau), ("gain", gain)):
-        if is_concrete(value) and not np.all(np.asarray(value) > 0):
-            raise ValueError(f"{name} must be > 0, got {value}")
+        _check_rate(value, name)
     check_activation(activation)
     dtype = w.dtype
     return CHNN(
@@ -139,6 +138,20 @@ def chnn(
         gain=jnp.asarray(gain, dtype),
         activation=activation,
     )
+
+
+def _check_rate(value: Any, name: str) -> None:
+    """``value`` (tau or gain; scalar or batched) finite and > 0, when concrete."""
+    if not is_concrete(value):
+        return
+    try:
+        x = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number > 0; got {value!r}") from None
+    bad = x[~(np.isfinite(x) & (x > 0))]
+    if x.size == 0 or bad.size:
+        shown = bad.ravel()[0] if bad.size else "an empty array"
+        raise ValueError(f"{name} must be > 0 and finite, got {shown}")
 
 
 def check_activation(activation: str) -> None:
@@ -165,7 +178,16 @@ def leak_integral(params: Any, v: jax.Array) -> jax.Array:
 
     Finite on the closed range of g (0 log 0 = 0), so saturated outputs are
     fine.
+
+    Raises:
+      ValueError: (when ``v`` is concrete) an output outside the activation's
+        range, [0, 1] for sigmoid, [-1, 1] for tanh.
     """
+    _check_outputs(params, v)
+    return _leak_integral(params, v)
+
+
+def _leak_integral(params: Any, v: jax.Array) -> jax.Array:
     if params.activation == "sigmoid":
         per_unit = jax.scipy.special.xlogy(v, v) + jax.scipy.special.xlogy(1 - v, 1 - v)
         per_unit = per_unit + math.log(2.0)
@@ -182,8 +204,32 @@ def energy(params: Any, v: jax.Array) -> jax.Array:
 
     ``E(v) = -v^T W v / 2 - I^T v + leak_integral(v) / tau`` (module docstring).
     For internal states ``u`` use ``energy(params, output(params, u))``.
+
+    Raises:
+      ValueError: (when ``v`` is concrete) an output outside the activation's
+        range, [0, 1] for sigmoid, [-1, 1] for tanh, where the leak integral
+        is undefined.
     """
-    return params.interaction_energy(v) + leak_integral(params, v) / params.tau
+    _check_outputs(params, v)
+    return params.interaction_energy(v) + _leak_integral(params, v) / params.tau
+
+
+def _check_outputs(params: Any, v: Any) -> None:
+    """Outputs ``v`` inside the closed range of the activation (when concrete)."""
+    if not is_concrete(v):
+        return
+    x = np.asarray(v)
+    if x.size == 0 or not np.issubdtype(x.dtype, np.number):
+        return  # shapes and dtypes are the network's business
+    low = 0.0 if params.activation == "sigmoid" else -1.0
+    if np.isnan(x).any():
+        raise ValueError("`v` contains NaN values.")
+    if x.min() < low or x.max() > 1.0:
+        raise ValueError(
+            f"`v` must hold outputs of the {params.activation} activation, in "
+            f"[{low:g}, 1]; got values in [{x.min():.6g}, {x.max():.6g}]. "
+            "For internal states u pass output(params, u)."
+        )
 
 
 def vector_field(t: Any, u: jax.Array, params: Any) -> jax.Array:
@@ -255,8 +301,13 @@ def simulate(
       state stopped the solve (see :func:`reached_steady_state`).
 
     Raises:
-      ValueError: ``u0`` of the wrong shape or non-finite, ``t1 <= t0``, a
-        constant step size without ``dt0``.
+      ValueError: ``u0`` of the wrong shape or non-finite, ``t1 <= t0`` or a
+        non-finite time, ``dt0 <= 0``, ``max_steps <= 0``, negative steady
+        tolerances, a constant step size without ``dt0``, and (when concrete)
+        a network whose ``tau`` or ``gain`` is not finite and > 0 (e.g. set
+        with ``.replace``).
+      TypeError: a ``solver``, ``stepsize_controller`` or ``saveat`` that is
+        not the Diffrax object it names.
 
     Example:
       Two mutually exciting tanh neurons settle with both outputs at +1:
@@ -271,8 +322,20 @@ def simulate(
     u0 = _float_array(u0, "u0", ndim=len(shape))
     if u0.shape != shape:
         raise ValueError(f"u0 must have shape {shape} (the network's), got {u0.shape}")
-    if is_concrete(t1) and is_concrete(t0) and not float(t1) > float(t0):
-        raise ValueError(f"t1 must be > t0, got t0={t0}, t1={t1}")
+    _check_solve_args(
+        params,
+        t0=t0,
+        t1=t1,
+        solver=solver,
+        saveat=saveat,
+        max_steps=max_steps,
+        stepsize_controller=stepsize_controller,
+    )
+    if dt0 is not None:
+        _check_number(dt0, "dt0", low=0.0, strict=True)
+    for name, value in (("steady_rtol", steady_rtol), ("steady_atol", steady_atol)):
+        if value is not None:
+            _check_number(value, name, low=0.0, strict=False)
     solver = diffrax.Tsit5() if solver is None else solver
     if stepsize_controller is None:
         stepsize_controller = diffrax.PIDController(rtol=1e-3, atol=1e-6)
@@ -332,8 +395,87 @@ def reached_steady_state(solution: diffrax.Solution) -> jax.Array:
 
 
 def final_state(solution: diffrax.Solution) -> jax.Array:
-    """The internal state at the end of the solve (the last saved ``ys``)."""
-    return solution.ys[..., -1, :] if solution.ys.ndim >= 2 else solution.ys
+    """The internal state at the end of the solve: the last saved ``ys``.
+
+    Works for any state shape ((N,) for :class:`CHNN`, (n, n) for the TSP
+    network) and for batched solutions: the save axis is the last axis of
+    ``solution.ts``, so a ``vmap``-ped solution ``(B, saves, *S)`` gives
+    ``(B, *S)`` and a :func:`jnn.hopfield.simulate_ensemble` solution
+    ``(saves, B, *S)`` gives ``(B, *S)``. Slots that a solve stopped early
+    left unfilled (``ts = inf``, e.g. ``SaveAt(ts=...)`` or
+    ``SaveAt(steps=True)`` with a steady-state event) are skipped.
+
+    Raises:
+      ValueError: the solution saved no states (``ys`` is None).
+    """
+    ys, ts = solution.ys, solution.ts
+    if ys is None or ts is None:
+        raise ValueError(
+            "`solution` saved no states (ys is None); solve with a saveat that "
+            "saves t1, ts or steps."
+        )
+    axis = ts.ndim - 1
+    last = jnp.maximum(jnp.sum(jnp.isfinite(ts), axis=-1) - 1, 0)  # ts.shape[:-1]
+    index = jnp.reshape(last, (*ts.shape[:-1], 1) + (1,) * (ys.ndim - ts.ndim))
+    return jnp.squeeze(jnp.take_along_axis(ys, index, axis=axis), axis=axis)
+
+
+def _check_solve_args(
+    params: Any,
+    *,
+    t0: Any,
+    t1: Any,
+    solver: Any,
+    saveat: Any,
+    max_steps: Any,
+    stepsize_controller: Any = None,
+) -> None:
+    """Boundary checks shared by :func:`simulate` and ``simulate_ensemble``.
+
+    Types always; values (finite times with ``t1 > t0``, the network's tau
+    and gain finite and > 0) only when concrete.
+    """
+    for name, value, kind in (
+        ("solver", solver, diffrax.AbstractSolver),
+        (
+            "stepsize_controller",
+            stepsize_controller,
+            diffrax.AbstractStepSizeController,
+        ),
+        ("saveat", saveat, diffrax.SaveAt),
+    ):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(
+                f"`{name}` must be a diffrax.{kind.__name__} (or None); "
+                f"got {type(value).__name__}."
+            )
+    check_positive_int(max_steps, "max_steps", allow_none=True)
+    _check_number(t0, "t0")
+    _check_number(t1, "t1")
+    if is_concrete(t1) and is_concrete(t0) and not float(t1) > float(t0):
+        raise ValueError(f"t1 must be > t0, got t0={t0}, t1={t1}")
+    for field in ("tau", "gain"):
+        if hasattr(params, field):
+            _check_rate(getattr(params, field), f"params.{field}")
+
+
+def _check_number(
+    value: Any, name: str, *, low: float | None = None, strict: bool = True
+) -> None:
+    """A concrete real scalar: finite and (with ``low``) above it."""
+    if not is_concrete(value):
+        return
+    if isinstance(value, bool | str) or np.ndim(value) != 0:
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a real number; got {value!r}.") from None
+    if not np.isfinite(x):
+        raise ValueError(f"`{name}` must be finite; got {x}.")
+    if low is not None and (x <= low if strict else x < low):
+        relation = ">" if strict else ">="
+        raise ValueError(f"`{name}` must be {relation} {low:g}; got {x}.")
 
 
 def _state_shape(params: Any) -> tuple[int, ...]:

@@ -15,11 +15,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jnn._checks import check_array, check_fraction, check_positive_int
+from jnn._checks import check_array, check_fraction, check_key, check_positive_int
 
 
 def random_patterns(key: jax.Array, m: int, n: int) -> jax.Array:
     """(m, n) float32 array of independent, uniform ±1 patterns."""
+    check_key(key)
+    check_positive_int(m, "m")
+    check_positive_int(n, "n")
     return jax.random.rademacher(key, (m, n), dtype=jnp.float32)
 
 
@@ -43,6 +46,7 @@ def correlated_patterns(
     Returns:
       (m, n) float32 array of ±1.
     """
+    check_key(key)
     check_positive_int(m, "m")
     check_positive_int(n, "n")
     check_fraction(correlation, "correlation")

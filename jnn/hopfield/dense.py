@@ -29,6 +29,7 @@ from jax import lax
 
 from jnn._checks import (
     check_array,
+    check_key,
     check_positive_float,
     check_positive_int,
     is_concrete,
@@ -210,6 +211,8 @@ def dense_recall(
         raise ValueError(f"`order` must be one of {ORDERS}; got {order!r}.")
     if order == "random" and key is None:
         raise ValueError("`key` is required when `order='random'`.")
+    if key is not None:
+        check_key(key)
     patterns = jnp.asarray(patterns, jnp.float32)
     return _dense_recall(patterns, state, n, interaction, order, key, max_sweeps)
 

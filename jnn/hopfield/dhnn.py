@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_positive_int, is_concrete
+from jnn._checks import check_array, check_key, check_positive_int, is_concrete
 from jnn.hopfield._recall_core import Recall, RecallTrace, _energy, recall_core
 
 _recall = recall_core  # the compiled core (tests count its traces)
@@ -90,17 +90,26 @@ def check_states(x: Any, name: str, convention: str, *, ndim: int) -> jax.Array:
 
 
 def _check_theta(theta: Any, n: int) -> jax.Array:
+    if isinstance(theta, str) or (
+        hasattr(theta, "dtype") and not np.issubdtype(np.dtype(theta.dtype), np.number)
+    ):
+        raise TypeError(f"`theta` must be a real scalar or (N,) array; got {theta!r}.")
     theta = jnp.asarray(theta, jnp.float32)
-    if theta.ndim == 0:
-        return jnp.broadcast_to(theta, (n,))
-    if theta.shape != (n,):
+    if theta.ndim != 0 and theta.shape != (n,):
         raise ValueError(
             f"`theta` must be a scalar or have shape ({n},) to match `W`; "
             f"got shape {tuple(theta.shape)}."
         )
-    if is_concrete(theta) and not bool(np.all(np.isfinite(np.asarray(theta)))):
-        raise ValueError("`theta` contains NaN or infinite values.")
-    return theta
+    # a NaN threshold makes every comparison false: all units low, "converged"
+    if is_concrete(theta):
+        values = np.asarray(theta).ravel()
+        bad = values[~np.isfinite(values)]
+        if bad.size:
+            raise ValueError(
+                f"`theta` contains NaN or infinite values; got {bad[0]} "
+                f"({bad.size} of {values.size})."
+            )
+    return jnp.broadcast_to(theta, (n,)) if theta.ndim == 0 else theta
 
 
 def _check_state(state: Any, n: int, convention: str) -> jax.Array:
@@ -215,6 +224,8 @@ def recall(
     random_order = mode == "async" and order == "random"
     if random_order and key is None:
         raise ValueError("`key` is required when order='random'; got None.")
+    if key is not None:
+        check_key(key)
     if not random_order:
         key = jax.random.key(0)  # unused; keeps one traced signature
     return _recall(

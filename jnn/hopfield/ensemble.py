@@ -21,7 +21,13 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from jnn.hopfield.chnn import _float_array, _state_shape, output
+from jnn.hopfield.chnn import (
+    _check_number,
+    _check_solve_args,
+    _float_array,
+    _state_shape,
+    output,
+)
 
 
 def member_max_norm(y: jax.Array) -> jax.Array:
@@ -87,7 +93,11 @@ def simulate_ensemble(
       (``ys[-1]`` holds the final states with the default ``saveat``).
 
     Raises:
-      ValueError: ``u0s`` not of shape ``(B, *state_shape)``.
+      ValueError: ``u0s`` not of shape ``(B, *state_shape)`` or non-finite,
+        ``t1 <= t0`` or a non-finite time, ``rtol < 0``, ``atol <= 0``,
+        ``max_steps <= 0``, and (when concrete) a network whose ``tau`` or
+        ``gain`` is not finite and > 0.
+      TypeError: a ``solver`` or ``saveat`` that is not a Diffrax one.
     """
     shape = _state_shape(params)
     u0s = _float_array(u0s, "u0s", ndim=len(shape) + 1)
@@ -95,6 +105,11 @@ def simulate_ensemble(
         raise ValueError(
             f"u0s must have shape (B, {', '.join(map(str, shape))}), got {u0s.shape}"
         )
+    _check_solve_args(
+        params, t0=t0, t1=t1, solver=solver, saveat=saveat, max_steps=max_steps
+    )
+    _check_number(rtol, "rtol", low=0.0, strict=False)
+    _check_number(atol, "atol", low=0.0, strict=True)
     controller = diffrax.PIDController(rtol=rtol, atol=atol, norm=member_max_norm)
     event = _all_steady(rtol, atol) if until_steady else None
     return diffrax.diffeqsolve(

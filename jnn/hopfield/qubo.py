@@ -42,7 +42,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.hopfield.chnn import (
     CHNN,
     _state_shape,
@@ -287,10 +292,11 @@ class QUBOSolution(NamedTuple):
 
     Attributes:
       states: (R, N) float, the decoded binary state of each restart
-        (0/1 for sigmoid, ±1 for tanh networks).
+        (0/1 for sigmoid, ±1 for tanh networks); (R, *S) for a network whose
+        state has shape S, e.g. (R, n, n) for the TSP network.
       objective: (R,) the interaction energy of each decoded state, which is
         ``f(x) = x^T Q x + c^T x`` for a network built by :func:`qubo`.
-      best_state: (N,) the restart with the lowest objective.
+      best_state: (N,) (or S) the restart with the lowest objective.
       best_objective: [] its objective.
       steady: (R,) bool, True when the last stage ended at a steady state.
       num_steps: (R,) int, solver steps summed over the stages.
@@ -343,10 +349,12 @@ def solve_qubo(
 
     Raises:
       ValueError: bad ``restarts``, ``t1``, ``noise`` or ``anneal``.
+      TypeError: ``key`` is not a PRNG key.
     """
     check_positive_int(restarts, "restarts")
     check_positive_float(t1, "t1")
     check_positive_float(noise, "noise")
+    check_key(key)
     gains = jnp.reshape(jnp.asarray(params.gain), (1,))
     if anneal is not None:
         gains = jnp.asarray(np.asarray(anneal, np.float32))

@@ -19,7 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.hopfield.analysis import flip_bits
 from jnn.hopfield.chnn import _state_shape, final_state, output, reached_steady_state
 from jnn.hopfield.chnn import simulate as chnn_simulate
@@ -102,6 +107,7 @@ def fault_tolerance(
       ValueError: ``u_clean`` of the wrong shape or non-finite, bad noise
         levels, an unknown ``noise`` or ``criterion``, non-positive ``t1``,
         ``atol`` or ``trials``.
+      TypeError: ``key`` is not a PRNG key.
     """
     shape = _state_shape(params)
     if isinstance(u_clean, list | tuple):
@@ -119,6 +125,7 @@ def fault_tolerance(
     check_positive_float(t1, "t1")
     check_positive_float(atol, "atol")
     check_positive_int(max_steps, "max_steps")
+    check_key(key)
     dtype = jnp.result_type(params.tau)
     settings = _Settings(
         trials=trials,

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jnn._checks import check_positive_float, check_positive_int
+from jnn._checks import check_key, check_positive_float, check_positive_int
 from jnn.hopfield.chnn import output, simulate
 from jnn.hopfield.tsp_exact import validate_distances
 
@@ -268,11 +268,13 @@ def solve(
 
     Raises:
       ValueError: non-positive ``restarts``, ``t1``, ``noise`` or ``max_steps``.
+      TypeError: ``key`` is not a PRNG key.
     """
     check_positive_int(restarts, "restarts")
     check_positive_int(max_steps, "max_steps")
     check_positive_float(t1, "t1")
     check_positive_float(noise, "noise")
+    check_key(key)
     return _solve(network, key, restarts, float(t1), float(noise), solver, max_steps)
 
 

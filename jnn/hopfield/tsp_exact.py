@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_positive_int, is_concrete
+from jnn._checks import check_array, check_key, check_positive_int, is_concrete
 
 __all__ = [
     "MAX_HELD_KARP_CITIES",
@@ -62,18 +62,10 @@ def validate_distances(distances: Any, name: str = "distances") -> int:
       ValueError: not square, NaN/inf, negative, asymmetric or a non-zero
         diagonal (naming ``name`` and the offending value).
     """
-    check_array(distances, name, ndim=2, kind="n")
-    n, m = distances.shape
-    if n != m:
-        raise ValueError(f"`{name}` must be square (n, n); got shape {(n, m)}.")
+    n = _check_square_non_negative(distances, name)
     if not is_concrete(distances):
         return n
     d = np.asarray(distances, np.float64)
-    if d.min() < 0:
-        i, j = np.unravel_index(np.argmin(d), d.shape)
-        raise ValueError(
-            f"`{name}` must be non-negative; got {name}[{i}, {j}] = {d[i, j]:.6g}."
-        )
     scale = max(1.0, float(d.max()))
     gap = np.abs(d - d.T)
     if gap.max() > 1e-6 * scale:
@@ -88,6 +80,22 @@ def validate_distances(distances: Any, name: str = "distances") -> int:
         raise ValueError(
             f"`{name}` must have a zero diagonal; got {name}[{i}, {i}] = {d[i, i]:.6g}."
         )
+    return n
+
+
+def _check_square_non_negative(distances: Any, name: str) -> int:
+    """A square real matrix; finite and non-negative when concrete. Returns n."""
+    check_array(distances, name, ndim=2, kind="n")
+    n, m = distances.shape
+    if n != m:
+        raise ValueError(f"`{name}` must be square (n, n); got shape {(n, m)}.")
+    if is_concrete(distances):
+        d = np.asarray(distances, np.float64)
+        if d.min() < 0:
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            raise ValueError(
+                f"`{name}` must be non-negative; got {name}[{i}, {j}] = {d[i, j]:.6g}."
+            )
     return n
 
 
@@ -134,13 +142,19 @@ def tour_length(distances: Any, tour: Any) -> jax.Array:
     Returns:
       Scalar float, the tour's length (float32 unless x64 is enabled).
 
+    Raises:
+      ValueError: ``distances`` not square, NaN/inf or negative (asymmetric
+        distances are allowed); ``tour`` of the wrong length, or (when
+        concrete) not a permutation of ``0..n-1``.
+      TypeError: a non-integer ``tour``.
+
     Example:
       >>> d = jnp.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
       >>> float(tour_length(d, jnp.array([0, 1, 2])))
       6.0
     """
-    check_array(distances, "distances", ndim=2, kind="n")
-    _check_tour(tour, distances.shape[0])
+    n = _check_square_non_negative(distances, "distances")
+    _check_permutation(tour, n)
     return _tour_length(jnp.asarray(distances), jnp.asarray(tour))
 
 
@@ -163,6 +177,7 @@ def random_tsp(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
       ``(n, n)`` float32 matrix ``d_ij = ||x_i - x_j||`` (exactly symmetric,
       zero diagonal).
     """
+    check_key(key)
     check_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"`n` must be at least 2 cities; got {n}.")

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jnn._checks import check_positive_float, check_positive_int
+from jnn._checks import check_key, check_positive_float, check_positive_int
 from jnn.hopfield.tsp import TSPResult, tour_result
 from jnn.hopfield.tsp_exact import validate_distances
 
@@ -230,11 +230,20 @@ def anneal(
       holds the soft tour length after each annealing step.
 
     Raises:
-      ValueError: a cooling factor outside (0, 1), ``stop >= start`` or other
-        non-positive settings.
+      ValueError: a cooling factor outside (0, 1), ``stop >= start``, a
+        ``penalty_growth`` below 1 or infinite, other non-positive or
+        non-finite settings.
+      TypeError: ``key`` is not a PRNG key, a non-integer ``cleanup_sweeps``.
     """
+    check_key(key)
     check_positive_int(restarts, "restarts")
-    for name, value in (("start", start), ("stop", stop), ("noise", noise)):
+    for name, value in (
+        ("start", start),
+        ("stop", stop),
+        ("noise", noise),
+        ("cooling", cooling),
+        ("penalty_growth", penalty_growth),
+    ):
         check_positive_float(value, name)
     if not 0.0 < cooling < 1.0:
         raise ValueError(f"`cooling` must be in (0, 1); got {cooling}.")
@@ -242,7 +251,13 @@ def anneal(
         raise ValueError(f"`stop` must be < `start`; got stop={stop}, start={start}.")
     if not penalty_growth >= 1.0:
         raise ValueError(f"`penalty_growth` must be >= 1; got {penalty_growth}.")
-    if isinstance(cleanup_sweeps, bool) or cleanup_sweeps < 0:
+    if isinstance(cleanup_sweeps, bool) or not isinstance(
+        cleanup_sweeps, int | np.integer
+    ):
+        raise TypeError(
+            f"`cleanup_sweeps` must be an int >= 0; got {cleanup_sweeps!r}."
+        )
+    if cleanup_sweeps < 0:
         raise ValueError(f"`cleanup_sweeps` must be >= 0; got {cleanup_sweeps}.")
     steps = max(2, math.ceil(math.log(stop / start) / math.log(cooling)))
     schedule = (float(start), float(cooling), steps, float(penalty_growth))

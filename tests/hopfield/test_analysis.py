@@ -44,24 +44,41 @@ def test_basin_shrinks_with_distance_and_pseudo_inverse_beats_hebb():
     assert hebb[0] == 1.0 and hebb[1] == 1.0  # alpha = 0.05: a wide basin
     assert hebb[-1] <= 0.1  # half the units flipped: no memory of xi left
     assert np.all(np.diff(hebb) <= 0.1)  # decreasing, up to sampling noise
-    # At alpha = 0.15 the projection rule keeps a wider basin than Hebb's.
+    # At alpha = 0.15 the projection rule keeps a wider basin than Hebb's: at
+    # d = 20 and 30 the summed fractions differ by 0.66-0.88 (keys 0..5). The
+    # same distances as above: one compiled batch of recalls serves all three.
     x = np.asarray(hop.random_patterns(jax.random.key(2), 15, N))
-    kwargs = dict(distances=[20, 30], key=KEY, trials=32)
-    wide = hop.basin_size(hop.pseudo_inverse(x), x[0], **kwargs)
-    narrow = hop.basin_size(hop.hebbian(x), x[0], **kwargs)
-    assert float(jnp.sum(wide)) >= float(jnp.sum(narrow)) + 0.3
+    kwargs = dict(distances=distances, key=KEY, trials=32)
+    wide = np.asarray(hop.basin_size(hop.pseudo_inverse(x), x[0], **kwargs))
+    narrow = np.asarray(hop.basin_size(hop.hebbian(x), x[0], **kwargs))
+    assert np.sum(wide[2:4]) >= np.sum(narrow[2:4]) + 0.6
+    assert np.all(wide >= narrow - 0.1)
 
 
-def test_capacity_hebbian_collapses_and_better_rules_hold():
-    run = partial(hop.capacity_curve, n_units=200, key=KEY, trials=12, noise=0.05)
-    hebb = run(hop.hebbian, loads=[1 / 200, 0.05, 0.4])
-    assert hebb.overlap.shape == (3, 12) and hebb.n_patterns.tolist() == [1, 10, 80]
+def test_capacity_hebbian_collapses_near_alpha_c_and_better_rules_hold():
+    """N = 200, 128 trials per load, 5% of the units flipped in the start.
+
+    Measured over keys 0..7 (this test uses key 0): mean overlap 1.0 at
+    alpha = 1/N, >= 0.9995 at 0.05, 0.9957-0.9987 at 0.10, 0.806-0.850 at
+    0.18, 0.366-0.397 at 0.4; fraction of trials with m >= 0.95: 0.977-1.0 at
+    0.10 and 0.469-0.586 at 0.18; the pseudo-inverse rule 1.0 at 0.4. The
+    thresholds sit just outside those ranges; alpha_c ~ 0.138 (Amit, Gutfreund
+    & Sompolinsky 1985) lies between 0.10 and 0.18, blurred at this N.
+    """
+    run = partial(hop.capacity_curve, n_units=200, key=KEY, trials=128, noise=0.05)
+    hebb = run(hop.hebbian, loads=[1 / 200, 0.05, 0.10, 0.18, 0.4])
+    assert hebb.overlap.shape == (5, 128)
+    assert hebb.n_patterns.tolist() == [1, 10, 20, 36, 80]
     np.testing.assert_array_equal(hebb.overlap[0], 1.0)  # one pattern: exact
-    assert hebb.mean_overlap[1] >= 0.97  # far below alpha_c = 0.138
-    assert hebb.mean_overlap[2] <= 0.6  # far above it: a spin-glass state
+    mean = hebb.mean_overlap
+    retrieved = np.mean(hebb.overlap >= 0.95, axis=1)
+    assert mean[1] >= 0.999  # far below alpha_c
+    assert mean[2] >= 0.995 and retrieved[2] >= 0.97  # below alpha_c: stable
+    assert 0.78 <= mean[3] <= 0.87 and retrieved[3] <= 0.62  # above: lost
+    assert 0.34 <= mean[4] <= 0.42  # far above it: a spin-glass state
     assert hebb.converged.all()
     pinv = run(hop.pseudo_inverse, loads=[0.4])
-    assert pinv.mean_overlap[0] >= 0.97
+    assert pinv.mean_overlap[0] >= 0.999
 
 
 def test_recall_compiles_once_for_all_loads():

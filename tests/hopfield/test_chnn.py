@@ -198,6 +198,18 @@ def test_steady_state_event_stops_early():
     rms = lambda x: float(jnp.sqrt(jnp.mean(x**2)))  # noqa: E731 (Diffrax's norm)
     assert rms(vector_field(0.0, u, p)) < 1e-6 + 1e-3 * rms(u)
     np.testing.assert_allclose(u, final_state(full), atol=1e-2)
+    # saved on a grid, the event leaves the slots after it unfilled (inf):
+    # final_state returns the last filled one, also for a batch of solutions
+    grid = diffrax.SaveAt(ts=jnp.linspace(0.0, 100.0, 101))
+    runs = [simulate(p, u, t1=100.0, saveat=grid) for u in (u0, -u0)]
+    batch = jax.tree.map(lambda *x: jnp.stack(x), *runs)  # as vmap would give
+    filled = np.isfinite(np.asarray(batch.ts))
+    assert 0 < filled[0].sum() < 101 and np.isinf(np.asarray(batch.ys[0, -1])).all()
+    last = np.asarray(final_state(batch))
+    assert last.shape == (2, N) and np.all(np.isfinite(last))
+    for i in range(2):
+        np.testing.assert_array_equal(last[i], batch.ys[i, filled[i].sum() - 1])
+    np.testing.assert_allclose(last[0], u, atol=1e-2)  # within a grid step of t_end
 
 
 def test_chnn_keeps_float64_and_allows_asymmetry_when_unchecked():

@@ -17,6 +17,8 @@ from jnn.hopfield import (
 from jnn.hopfield import (
     dense_weights,
     energy_continuous,
+    fault_tolerance,
+    final_state,
     held_karp,
     hopfield_tank,
     output,
@@ -24,6 +26,7 @@ from jnn.hopfield import (
     potts_tsp,
     random_tsp,
     simulate,
+    solve_qubo,
     tour_length,
 )
 from jnn.hopfield import (
@@ -90,25 +93,63 @@ def test_energy_never_increases_along_a_hopfield_tank_trajectory():
     energies = np.asarray(
         jax.vmap(lambda u: energy_continuous(network, output(network, u)))(sol.ys)
     )
+    # final_state keeps the (city, position) shape: not the last row (1, n)
+    np.testing.assert_array_equal(final_state(sol), sol.ys[-1])
     assert np.all(np.diff(energies) <= 1e-4 * np.abs(energies).max())
     assert energies[-1] < energies[0] - 1.0
 
 
-def test_hopfield_tank_solve_decodes_consistent_tours():
-    d = instance(5, 8)
-    result = solve(
-        hopfield_tank(d, n_target=12.0), jax.random.key(6), restarts=16, t1=1.0
-    )
-    assert result.tours.shape == (16, 8) and result.outputs.shape == (16, 8, 8)
-    assert 0.0 < float(np.mean(result.valid)) <= 1.0
-    for tour, ok, length in zip(
-        result.tours, result.valid, result.lengths, strict=True
-    ):
+def test_hopfield_tank_ten_cities_valid_rate_and_gap_to_held_karp():
+    """The paper's setting on a 10-city instance, against the exact optimum.
+
+    Measured on this instance over keys 0..5 (64 restarts each): valid rate
+    0.17-0.33, mean gap of the valid tours 22-31%, best gap 0-14% (key 0:
+    0.19, 24%, 0%). Hopfield & Tank (1985) report about half of their 10-city
+    runs valid; Wilson & Pawley (1988) far fewer.
+    """
+    d = instance(101, 10)
+    optimum = held_karp(d)[0]
+    result = solve(hopfield_tank(d), jax.random.key(0), restarts=64)
+    assert result.tours.shape == (64, 10) and result.outputs.shape == (64, 10, 10)
+    valid = np.asarray(result.valid)
+    for tour, ok, length in zip(result.tours, valid, result.lengths, strict=True):
         if ok:
-            assert sorted(np.asarray(tour).tolist()) == list(range(8))
+            assert sorted(np.asarray(tour).tolist()) == list(range(10))
             np.testing.assert_allclose(length, tour_length(d, tour), rtol=1e-5)
         else:
             assert np.isinf(length)
+    gaps = np.asarray(result.lengths)[valid] / optimum - 1.0
+    assert valid.mean() >= 0.15
+    assert np.mean(gaps) <= 0.33
+    assert np.min(gaps) <= 0.15 and np.min(gaps) >= -1e-6
+
+
+def test_fault_tolerance_and_solve_qubo_run_on_the_tsp_network():
+    """(n, n) states through fault_tolerance and solve_qubo (final_state)."""
+    d = instance(12, 5)
+    network = hopfield_tank(d, n_target=7.0)
+    tour = np.array([0, 2, 4, 1, 3])
+    u_clean = 0.05 * (2.0 * np.asarray(jax.nn.one_hot(tour, 5).T) - 1.0)
+    study = fault_tolerance(
+        network, u_clean, [0.0, 0.2], key=jax.random.key(3), trials=4, t1=1.0
+    )
+    assert study.finals.shape == (2, 4, 5, 5) and study.clean_final.shape == (5, 5)
+    assert float(study.fraction[0]) == 1.0  # no noise: the clean run's attractor
+    # the batched noise-free runs end where the clean run does (measured 1.5e-4:
+    # float32 rounding differs between the batched and the single solve)
+    np.testing.assert_allclose(
+        study.finals[0], np.broadcast_to(study.clean_final, (4, 5, 5)), atol=1e-3
+    )
+    assert np.max(np.abs(np.asarray(study.clean_final) - 0.5)) > 0.4  # it moved
+
+    result = solve_qubo(network, jax.random.key(4), restarts=4, t1=1.0)
+    states = np.asarray(result.states, np.float64)
+    assert states.shape == (4, 5, 5) and set(np.unique(states)) <= {0.0, 1.0}
+    # objective = -x^T T x / 2 - I^T x with the paper's dense weights (NumPy)
+    weights, bias = (np.asarray(x, np.float64) for x in dense_weights(network))
+    flat = states.reshape(4, 25)
+    expected = -0.5 * np.einsum("ri,ij,rj->r", flat, weights, flat) - flat @ bias
+    np.testing.assert_allclose(result.objective, expected, rtol=1e-5)
 
 
 def test_potts_field_is_minus_gradient_and_sweep_lowers_free_energy():
@@ -155,18 +196,26 @@ def test_critical_temperature_matches_dense_linearisation():
 
 
 def test_potts_ten_cities_all_valid_and_near_optimal():
-    gaps, valid = [], []
+    """3 instances x 128 restarts: mean gap 5.35-5.80% over keys 0..7.
+
+    (The example's 20 instances x 100 restarts average 2.9%; these three
+    include a harder one, ~9% on average.) The best restart is optimal on two
+    instances and 6.27% above it on the third, for every key.
+    """
+    gaps, valid, solved = [], [], 0
     for seed in range(3):
         d = instance(20 + seed, 10)
         optimum = held_karp(d)[0]
         network = potts_tsp(d, exponent=1.0)
-        result = anneal(network, jax.random.key(seed), restarts=32, cooling=0.99)
+        result = anneal(network, jax.random.key(seed), restarts=128, cooling=0.99)
         valid.append(np.asarray(result.valid))
-        gaps.extend(np.asarray(result.lengths) / optimum - 1.0)
+        instance_gaps = np.asarray(result.lengths) / optimum - 1.0
+        gaps.extend(instance_gaps)
+        solved += int(instance_gaps.min() <= 1e-6)
     assert np.all(np.concatenate(valid))
-    # 3 instances x 32 restarts; the example's 20 x 100 measures 2.9%
-    assert np.mean(gaps) <= 0.07
+    assert np.mean(gaps) <= 0.060
     assert np.min(gaps) >= -1e-6  # never shorter than the exact optimum
+    assert solved >= 2
 
 
 def test_bad_input():
