@@ -63,15 +63,7 @@ def _batchnorm_cnn_difference(data) -> float:
     batch mean and variance are reductions over the whole (global) batch: the
     statistics equal one-device training (synchronised BatchNorm).
     """
-    import flax.linen as nn
-
-    class BatchNormCNN(nn.Module):
-        @nn.compact
-        def __call__(self, x, train: bool = False):
-            h = nn.Conv(8, (3, 3), use_bias=False)(x)
-            h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
-            h = nn.avg_pool(nn.relu(h), (2, 2), (2, 2))
-            return nn.Dense(10)(h.reshape(h.shape[0], -1))
+    from tests.train._models import BatchNormCNN
 
     model = BatchNormCNN()
     learner = jnn.train.gradient_learner(
