@@ -19,11 +19,11 @@ A timed call is one whole training (or one pass over the test set); the figure
 is the median of the timed calls after a warm-up call, whose extra time is
 jnn's compile time. jnn and PyTorch calls alternate (round-robin), so a load
 change on the shared machine hits both. The quality is the test accuracy after
-the training. jnn computes C1/S2 and C3/S4 with
-:func:`jnn.cnn.fastconv.conv_pool_phases` (convolution + pooling as wide
-matrix products by pooling phase, independent chunks of 16 images).
-Measured before jnn existed, on these 2 cores: PyTorch 5,166 training and
-18,010 inference samples/s; the issue's target is jnn >= 1.5x PyTorch.
+the training. On the CPU, LeNet5's default ``conv_path`` computes C1/S2 and
+C3/S4 as wide matrix products by pooling phase (the private
+``jnn.cnn._fastconv``), the training batch as 4 independent chains. The
+measured numbers are in ``benchmarks/README.md``; the issue's target is
+jnn >= 1.5x PyTorch.
 
 Run::
 

@@ -1,13 +1,14 @@
 """Convolutional networks, curriculum C1-C2.
 
 Public API:
-  LeNet5(variant, c3, num_classes)      LeCun et al. 1998 (paper / modern)
+  LeNet5(variant, c3, num_classes, output, conv_path)
+                                        LeCun et al. 1998 (paper / modern;
+                                        reference path or the fast CPU path)
   C3_TABLE, ConnectionTableConv         the paper's C3 partial connections
   Subsampling, squash                   trainable 2x2 subsampling, A tanh(S a)
+  EuclideanRBF, DIGIT_BITMAPS, rbf_map_loss
+                                        the paper's RBF output and MAP loss
   pad_mnist(x), parameter_counts(p)     28->32 padding; params per layer
-  conv_matmul_backward                  lax conv with an im2col gradient (fast CPU)
-  conv_pool_phases, PoolPhases, PoolPhaseConv
-                                        conv + 2x2 pooling as one product (fast CPU)
   random_affine(key, images, ...)       jit-compiled random affine distortions
   affine_warp, augmented_loss           bilinear warp; loss that distorts batches
   check_images, conv2d, avg_pool, max_pool
@@ -28,31 +29,28 @@ from jnn.cnn.lenet import (  # noqa: E402
     C3_TABLE,
     ConnectionTableConv,
     LeNet5,
-    PoolPhaseConv,
     Subsampling,
-    conv_matmul_backward,
     pad_mnist,
     parameter_counts,
     squash,
 )
+from jnn.cnn.rbf_output import DIGIT_BITMAPS, EuclideanRBF, rbf_map_loss  # noqa: E402
 
 __all__ += [
     "C3_TABLE",
+    "DIGIT_BITMAPS",
     "ConnectionTableConv",
+    "EuclideanRBF",
     "LeNet5",
-    "PoolPhaseConv",
-    "PoolPhases",
     "Subsampling",
-    "conv_matmul_backward",
-    "conv_pool_phases",
     "pad_mnist",
     "parameter_counts",
+    "rbf_map_loss",
     "squash",
 ]
 
 from jnn.cnn.blocks import InvertedResidual, ShuffleUnit  # noqa: E402
 from jnn.cnn.counting import CostReport, LayerCost, count, format_report  # noqa: E402
-from jnn.cnn.fastconv import PoolPhases, conv_pool_phases  # noqa: E402
 from jnn.cnn.layers import (  # noqa: E402
     GlobalAvgPool,
     GroupConv,

@@ -19,7 +19,20 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jnn.cnn.layers import GroupConv, avg_pool, channel_shuffle, normalization
+from jnn._checks import check_positive_float, check_positive_int
+from jnn.cnn.layers import (
+    NORMS,
+    GroupConv,
+    avg_pool,
+    channel_shuffle,
+    check_rank4,
+    normalization,
+)
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"`norm` must be one of {NORMS}; got {norm!r}.")
 
 
 class InvertedResidual(nn.Module):
@@ -47,11 +60,19 @@ class InvertedResidual(nn.Module):
     train: bool = False
     activation: Callable[[jax.Array], jax.Array] = nn.relu6
 
+    def __post_init__(self) -> None:
+        check_positive_int(self.features, "features")
+        check_positive_float(self.expansion, "expansion")
+        check_positive_int(self.strides, "strides")
+        _check_norm(self.norm)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
+        check_rank4(x, "x", "InvertedResidual")
         c = x.shape[-1]
-        hidden = int(round(c * self.expansion))
+        hidden = max(1, int(round(c * self.expansion)))
         bias = self.norm == "none"
         h = x
         if self.expansion != 1:
@@ -89,9 +110,23 @@ class ShuffleUnit(nn.Module):
     norm: str = "batch"
     train: bool = False
 
+    def __post_init__(self) -> None:
+        check_positive_int(self.features, "features")
+        if self.features < 4:
+            raise ValueError(
+                "`features` must be >= 4 (the bottleneck has features // 4 "
+                f"channels); got {self.features}."
+            )
+        check_positive_int(self.groups, "groups")
+        if self.strides not in (1, 2):
+            raise ValueError(f"`strides` must be 1 or 2; got {self.strides!r}.")
+        _check_norm(self.norm)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
+        check_rank4(x, "x", "ShuffleUnit")
         c = x.shape[-1]
         out = self.features - c if self.strides == 2 else self.features
         if self.strides == 1 and c != self.features:
@@ -106,6 +141,7 @@ class ShuffleUnit(nn.Module):
             )
         mid, bias = self.features // 4, self.norm == "none"
         g1 = 1 if self.first_group else self.groups
+        self._check_groups(c, mid, out)
         h = GroupConv(mid, 1, g1, use_bias=bias, name="compress")(x)
         h = nn.relu(normalization(self.norm, self.train, "compress_norm")(h))
         h = channel_shuffle(h, self.groups) if g1 > 1 else h
@@ -117,3 +153,21 @@ class ShuffleUnit(nn.Module):
             return nn.relu(x + h)
         pooled = avg_pool(x, 3, 2, padding=((1, 1), (1, 1)))
         return nn.relu(jnp.concatenate([pooled, h], axis=-1))
+
+    def _check_groups(self, channels: int, mid: int, out: int) -> None:
+        """Refuse a ``groups`` that does not divide the widths it splits."""
+        g, f = self.groups, self.features
+        widths = [(f"the bottleneck width features // 4 = {mid}", mid)]
+        if self.strides == 2:
+            widths.append((f"the branch width features - input channels = {out}", out))
+        else:
+            widths.append((f"features = {f}", f))
+        if not self.first_group:
+            widths.append((f"the input channels {channels}", channels))
+        bad = [what for what, n in widths if n % g]
+        if bad:
+            raise ValueError(
+                f"ShuffleUnit(features={f}, groups={g}): `groups` must divide "
+                + " and ".join(bad)
+                + "."
+            )

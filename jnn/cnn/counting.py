@@ -22,10 +22,10 @@ computed) and records every Flax ``Conv``/``Dense`` call with
 ``flax.linen.intercept_methods``. XLA's own estimate
 (``jax.jit(f).lower(x).compile().cost_analysis()["flops"]``) counts one
 multiply and one add per MAC, plus the element-wise work: it is about
-``2 x MACs`` for the MobileNet- and ShuffleNet-style nets. LeNet-5 computes
-C1/S2 and C3/S4 in a faster form with more multiply-adds
-(:func:`jnn.cnn.fastconv.conv_pool_phases`, 1.44x) and C3's connection table
-densely, so XLA counts about 3.7 x its 326,520 MACs.
+``2 x MACs`` for the MobileNet- and ShuffleNet-style nets. LeNet-5's fast CPU
+path computes C1/S2 and C3/S4 in a form with more multiply-adds (1.44x, one
+product per pooling window's phases) and C3's connection table densely, so
+XLA counts about 3.7 x its 326,520 MACs there.
 """
 
 from __future__ import annotations

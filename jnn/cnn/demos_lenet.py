@@ -21,6 +21,7 @@ from jnn import data as jdata
 from jnn import plotting
 from jnn.cnn.augment import augmented_loss, random_affine
 from jnn.cnn.lenet import LeNet5, pad_mnist, parameter_counts
+from jnn.cnn.rbf_output import rbf_map_loss
 from jnn.demos import DemoConfig, DemoResult, register
 from jnn.train import classification_loss, fit, gradient_learner
 
@@ -75,6 +76,7 @@ def train_lenet5(
     learning_rate: float = 1e-3,
     distort: bool = False,
     label_smoothing: float = 0.0,
+    output: str = "linear",
     seed: int = 0,
     n_train: int | None = None,
     n_test: int | None = None,
@@ -92,6 +94,9 @@ def train_lenet5(
         training step (:func:`~jnn.cnn.augmented_loss`).
       label_smoothing: ``eps`` of the cross-entropy's smoothed targets
         (:func:`jnn.train.classification_loss`).
+      output: ``"linear"`` (logits, cross-entropy) or ``"rbf"`` (the paper's
+        RBF units and MAP criterion, :func:`~jnn.cnn.rbf_map_loss`; needs
+        ``variant="paper"`` and no label smoothing).
       seed: seeds the validation split, the initialisation and the shuffling.
       n_train: use only the first ``n_train`` training images (demos, tests).
       n_test: use only the first ``n_test`` test images.
@@ -100,9 +105,17 @@ def train_lenet5(
     Returns:
       A :class:`LeNetRun`.
     """
+    if output == "rbf" and label_smoothing:
+        raise ValueError(
+            "`label_smoothing` applies to the cross-entropy of output='linear'; "
+            f"got {label_smoothing} with output='rbf'."
+        )
+    model = LeNet5(variant=variant, c3=c3, output=output)
     train, val, test = mnist_32(seed, n_train, n_test)
-    model = LeNet5(variant=variant, c3=c3)
-    loss = classification_loss(model, label_smoothing=label_smoothing)
+    if output == "rbf":
+        loss = rbf_map_loss(model)
+    else:
+        loss = classification_loss(model, label_smoothing=label_smoothing)
     if distort:
         loss = augmented_loss(loss, functools.partial(random_affine, **DISTORTION))
     steps = epochs * (len(train["y"]) // batch_size)
@@ -124,12 +137,16 @@ def train_lenet5(
 
 
 def predict(model: LeNet5, params, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    """Predicted classes ``(n,)`` of ``x: (n, 32, 32, 1)``, in batches of ``batch``."""
-    logits = jax.jit(lambda p, xb: model.apply({"params": p}, xb))
+    """Predicted classes ``(n,)`` of ``x: (n, 32, 32, 1)``, in batches of ``batch``.
+
+    The largest logit, or the smallest penalty of the RBF output.
+    """
+    best = jnp.argmin if model.output == "rbf" else jnp.argmax
+    classes = jax.jit(lambda p, xb: best(model.apply({"params": p}, xb), axis=-1))
     n = len(x)
     padded = np.concatenate([x, np.zeros((-n % batch, *x.shape[1:]), x.dtype)])
     out = [
-        np.asarray(jnp.argmax(logits(params, padded[i : i + batch]), axis=-1))
+        np.asarray(classes(params, padded[i : i + batch]))
         for i in range(0, len(padded), batch)
     ]
     return np.concatenate(out)[:n]

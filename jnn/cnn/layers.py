@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn._checks import check_array, check_positive_int
 
@@ -76,6 +77,52 @@ def check_images(
         )
 
 
+def check_rank4(x, name: str, owner: str) -> None:
+    """Check that a block's input is an NHWC array (shape only, no values).
+
+    The models check their images' values with :func:`check_images`; their
+    inner blocks check only the rank, which costs nothing.
+
+    Raises:
+      TypeError: ``x`` is not an array.
+      ValueError: its rank is not 4.
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(
+            f"`{name}` of {owner} must be an array; got {type(x).__name__}."
+        )
+    if len(x.shape) != 4:
+        raise ValueError(
+            f"`{name}` of {owner} must have shape (batch, height, width, channels) "
+            f"(NHWC); got shape {tuple(x.shape)}."
+        )
+
+
+def check_size(value, name: str) -> None:
+    """Raise unless ``value`` is a positive int or a pair of positive ints."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        for v in value:
+            check_positive_int(v, name)
+        return
+    if isinstance(value, tuple | list):
+        raise ValueError(
+            f"`{name}` must be a positive int or a pair of them; got {value!r}."
+        )
+    check_positive_int(value, name)
+
+
+def check_input_size(size) -> None:
+    """``input_size``: None or a pair of positive ints ``(H, W)``."""
+    if size is None:
+        return
+    if not isinstance(size, tuple | list) or len(size) != 2:
+        raise ValueError(
+            f"`input_size` must be None or a pair (height, width); got {size!r}."
+        )
+    for side in size:
+        check_positive_int(side, "input_size")
+
+
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
@@ -102,6 +149,9 @@ def conv2d(x, kernel, bias=None, *, strides=1, padding="VALID", groups: int = 1)
     Returns:
       ``(N, H_out, W_out, D)`` with ``H_out = (H + pad - k_h) // s + 1``.
     """
+    check_rank4(x, "x", "conv2d")
+    check_size(strides, "strides")
+    check_positive_int(groups, "groups")
     out = jax.lax.conv_general_dilated(
         x,
         kernel,
@@ -126,13 +176,21 @@ def avg_pool(x, window: int = 2, strides: int | None = None, padding="VALID"):
       ``(N, H_out, W_out, C)`` means over each window.
     """
     s = window if strides is None else strides
+    _check_pool(x, window, s, "avg_pool")
     return nn.avg_pool(x, _pair(window), _pair(s), padding)
 
 
 def max_pool(x, window: int = 2, strides: int | None = None, padding="VALID"):
     """Max pooling over ``window x window`` (same arguments as :func:`avg_pool`)."""
     s = window if strides is None else strides
+    _check_pool(x, window, s, "max_pool")
     return nn.max_pool(x, _pair(window), _pair(s), padding)
+
+
+def _check_pool(x, window, strides, owner: str) -> None:
+    check_rank4(x, "x", owner)
+    check_size(window, "window")
+    check_size(strides, "strides")
 
 
 def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
@@ -147,8 +205,9 @@ def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
       groups: the number of groups ``G``.
 
     Raises:
-      ValueError: ``groups`` does not divide ``C``.
+      ValueError: ``x`` is not NHWC, or ``groups`` does not divide ``C``.
     """
+    check_rank4(x, "x", "channel_shuffle")
     check_positive_int(groups, "groups")
     n, h, w, c = x.shape
     if c % groups:
@@ -248,9 +307,17 @@ class GroupConv(nn.Module):
     use_bias: bool = True
     kernel_init: Callable = nn.initializers.lecun_normal()
 
+    def __post_init__(self) -> None:
+        check_positive_int(self.features, "features")
+        check_size(self.kernel_size, "kernel_size")
+        check_positive_int(self.groups, "groups")
+        check_size(self.strides, "strides")
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the group convolution to ``x: (N, H, W, C)``."""
+        check_rank4(x, "x", "GroupConv")
         c, g = x.shape[-1], self.groups
         _check_groups(c, self.features, g)
         k, s = _pair(self.kernel_size), _pair(self.strides)
@@ -294,9 +361,16 @@ class SeparableConv(nn.Module):
     strides: int = 1
     use_bias: bool = True
 
+    def __post_init__(self) -> None:
+        check_positive_int(self.features, "features")
+        check_size(self.kernel_size, "kernel_size")
+        check_size(self.strides, "strides")
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Apply depthwise then pointwise convolution to ``x: (N, H, W, C)``."""
+        check_rank4(x, "x", "SeparableConv")
         c = x.shape[-1]
         depthwise = GroupConv(
             c, self.kernel_size, c, self.strides, self.use_bias, name="depthwise"
@@ -313,6 +387,7 @@ class GlobalAvgPool(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Mean over the spatial axes."""
+        check_rank4(x, "x", "GlobalAvgPool")
         return jnp.mean(x, axis=(1, 2))
 
 
@@ -321,7 +396,17 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
     The rule of the reference MobileNet implementations (TensorFlow and
     torchvision ``_make_divisible``), needed to reproduce their counts.
+
+    Raises:
+      TypeError: ``value`` is not a number.
+      ValueError: ``value`` is not a finite number > 0, or ``divisor`` not a
+        positive int.
     """
+    check_positive_int(divisor, "divisor")
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"`value` must be a number > 0; got {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`value` must be a finite number > 0; got {value}.")
     new = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return int(new + divisor if new < 0.9 * value else new)
 

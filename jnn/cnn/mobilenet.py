@@ -15,12 +15,14 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from jnn._checks import check_fraction, check_positive_float, check_positive_int
 from jnn.cnn.blocks import InvertedResidual
 from jnn.cnn.layers import (
     NORMS,
     GlobalAvgPool,
     GroupConv,
     check_images,
+    check_input_size,
     make_divisible,
     normalization,
 )
@@ -79,12 +81,28 @@ class MobileNetV2(nn.Module):
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
             raise ValueError(f"`norm` must be one of {NORMS}; got {self.norm!r}.")
-        if not self.width_multiplier > 0:
-            raise ValueError(
-                f"`width_multiplier` must be > 0; got {self.width_multiplier}."
-            )
+        check_positive_float(self.width_multiplier, "width_multiplier")
         if self.head not in ("gap", "flatten"):
             raise ValueError(f"`head` must be 'gap' or 'flatten'; got {self.head!r}.")
+        check_positive_int(self.num_classes, "num_classes")
+        for i, row in enumerate(self.settings):
+            if len(row) != 4:
+                raise ValueError(
+                    "`settings` rows must be (t, c, n, s): expansion, channels, "
+                    f"repeats, stride; got {row!r}."
+                )
+            t, c, n, stride = row
+            check_positive_float(t, f"settings[{i}] expansion t")
+            check_positive_int(c, f"settings[{i}] channels c")
+            check_positive_int(n, f"settings[{i}] repeats n")
+            check_positive_int(stride, f"settings[{i}] stride s")
+        check_positive_int(self.stem_features, "stem_features")
+        check_positive_int(self.stem_strides, "stem_strides")
+        if self.last_features != 0:
+            check_positive_int(self.last_features, "last_features")
+        check_fraction(self.dropout, "dropout")
+        check_positive_int(self.in_channels, "in_channels")
+        check_input_size(self.input_size)
         super().__post_init__()
 
     @nn.compact
@@ -168,6 +186,7 @@ def mobilenet_v2_mnist(
     Returns:
       A :class:`MobileNetV2` expecting ``(N, image_size, image_size, 1)``.
     """
+    check_positive_int(image_size, "image_size")
     return MobileNetV2(
         num_classes=num_classes,
         width_multiplier=width_multiplier,
@@ -201,6 +220,7 @@ def separable_mnist(num_classes: int = 10, *, image_size: int = 28) -> MobileNet
       num_classes: outputs.
       image_size: expected height = width of the ``(N, H, W, 1)`` images.
     """
+    check_positive_int(image_size, "image_size")
     return mobilenet_v2_mnist(
         num_classes, settings=SEPARABLE_SETTINGS, image_size=image_size
     )

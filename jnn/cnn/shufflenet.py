@@ -18,12 +18,14 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from jnn._checks import check_positive_float, check_positive_int
 from jnn.cnn.blocks import ShuffleUnit
 from jnn.cnn.layers import (
     NORMS,
     GlobalAvgPool,
     GroupConv,
     check_images,
+    check_input_size,
     max_pool,
     normalization,
 )
@@ -82,6 +84,17 @@ class ShuffleNetV1(nn.Module):
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
             raise ValueError(f"`norm` must be one of {NORMS}; got {self.norm!r}.")
+        check_positive_int(self.groups, "groups")
+        check_positive_float(self.width_multiplier, "width_multiplier")
+        check_positive_int(self.num_classes, "num_classes")
+        for c in self.stage_channels or ():
+            check_positive_int(c, "stage_channels")
+        for n in self.stage_repeats:
+            check_positive_int(n, "stage_repeats")
+        check_positive_int(self.stem_features, "stem_features")
+        check_positive_int(self.stem_strides, "stem_strides")
+        check_positive_int(self.in_channels, "in_channels")
+        check_input_size(self.input_size)
         if self.stage_channels is None and self.groups not in STAGE_CHANNELS:
             raise ValueError(
                 f"`groups` must be one of {sorted(STAGE_CHANNELS)} unless "
@@ -179,6 +192,7 @@ def shufflenet_v1_mnist(
     Returns:
       A :class:`ShuffleNetV1` expecting ``(N, image_size, image_size, 1)``.
     """
+    check_positive_int(image_size, "image_size")
     return ShuffleNetV1(
         groups=groups,
         num_classes=num_classes,

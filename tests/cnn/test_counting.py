@@ -70,8 +70,9 @@ def test_reference_parameter_counts_of_the_imagenet_networks():
         ("modern", "full", 61_706, 240_000),
     ],
 )
-def test_lenet5_counts(variant, c3, params, c3_macs):
-    report = count(LeNet5(variant=variant, c3=c3), (1, 32, 32, 1))
+@pytest.mark.parametrize("conv_path", ["xla", "fast"])
+def test_lenet5_counts(variant, c3, params, c3_macs, conv_path):
+    report = count(LeNet5(variant=variant, c3=c3, conv_path=conv_path), (1, 32, 32, 1))
     layers = {layer.name: layer for layer in report.layers}
     # LeCun et al. 1998: C1 156, C3 1,516 (table) or 2,416, C5 48,120, F6 10,164
     assert layers["C1"].params == 156 and layers["C1"].macs == 5 * 5 * 6 * 28 * 28
@@ -92,8 +93,9 @@ def test_masked_conv_counts_connected_weights_only():
 
 
 def _xla_flops(model, shape):
-    x = jnp.zeros(shape)
-    variables = model.init(jax.random.key(0), x)
+    # Lowering needs only shapes: abstract variables, no (eager) init.
+    x = jax.ShapeDtypeStruct(shape, jnp.float32)
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
     compiled = jax.jit(model.apply).lower(variables, x).compile()
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, list) else analysis
@@ -115,18 +117,18 @@ def test_agrees_with_xla_cost_analysis():
     ]:
         ratio = _xla_flops(model, shape) / (2 * count(model, shape).macs)
         assert 0.85 <= ratio <= 1.4, (type(model).__name__, ratio)
-    # LeNet-5 computes C1/S2 and C3/S4 as pooling-phase products (fastconv):
-    # 4 D x (k+1)^2 C weights per pooled position instead of k^2 C D per conv
-    # output (1.44x), C3's table as a dense kernel; then C5, F6, output.
+    # LeNet-5's fast CPU path computes C1/S2 and C3/S4 as pooling-phase
+    # products: 4 D x (k+1)^2 C weights per pooled position instead of k^2 C D
+    # per conv output (1.44x), C3's table as a dense kernel; then C5, F6, output.
     phase_macs = 24 * 36 * 14 * 14 + 64 * 216 * 5 * 5 + 48_000 + 10_080 + 840
-    assert count(LeNet5(), (1, 32, 32, 1)).macs == 326_520
-    flops = _xla_flops(LeNet5(), (1, 32, 32, 1))
+    assert count(LeNet5(conv_path="fast"), (1, 32, 32, 1)).macs == 326_520
+    flops = _xla_flops(LeNet5(conv_path="fast"), (1, 32, 32, 1))
     assert 2 * phase_macs <= flops <= 1.1 * 2 * phase_macs, flops / (2 * phase_macs)
 
 
 def test_given_variables_give_the_same_count_and_top_level_layer_is_named():
     model, shape = shufflenet_v1_mnist(), (3, 28, 28, 1)
-    variables = model.init(jax.random.key(1), jnp.zeros(shape))
+    variables = jax.jit(model.init)(jax.random.key(1), jnp.zeros(shape))
     assert count(model, shape, variables=variables) == count(model, shape)
     assert count(nn.Dense(3), (1, 4)).layers[0].name == "Dense"
 

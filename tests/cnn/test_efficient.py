@@ -43,6 +43,13 @@ def test_mnist_configuration_costs_at_most_a_fifth_of_lenet5(name):
     assert ("group_conv" in kinds) == (name == "shufflenet")
 
 
+# Test accuracy (359 digits) after 40 epochs with seed 0, deterministic on a
+# machine: mobilenet 0.947, shufflenet 0.958. Other seeds scatter more
+# (seeds 0-4: 0.922-0.961 and 0.922-0.958), so the seed stays fixed and each
+# threshold sits about two test digits below its measured value.
+DIGITS_ACCURACY = {"mobilenet": 0.94, "shufflenet": 0.95}
+
+
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_learns_digits(name):
     train, test = _digits_images()
@@ -54,7 +61,7 @@ def test_learns_digits(name):
         learner, train, key=jax.random.key(0), epochs=40, batch_size=32
     )
     accuracy = float(learner.evaluate(result.state, test)["accuracy"])
-    assert accuracy >= 0.93, accuracy
+    assert accuracy >= DIGITS_ACCURACY[name], accuracy
 
 
 def test_batch_norm_mobilenet_trains_through_the_engine():
@@ -70,7 +77,7 @@ def test_batch_norm_mobilenet_trains_through_the_engine():
     )
     assert set(result.state.model_state) == {"batch_stats"}
     variables = {"params": result.state.params, **result.state.model_state}
-    logits = model.apply(variables, test["x"], train=False)
+    logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, test["x"])
     accuracy = float(jnp.mean(jnp.argmax(logits, -1) == test["y"]))
     assert accuracy == float(learner.evaluate(result.state, test)["accuracy"])
     assert accuracy >= 0.92, accuracy
@@ -98,8 +105,10 @@ def test_batch_norm_reference_networks_run_in_both_modes():
     # in training mode the running statistics move towards the batch's
     block = InvertedResidual(8, 6, 1, norm="batch", train=True)
     images = jnp.asarray(np.random.default_rng(0).normal(3.0, 1.0, (4, 5, 5, 8)))
-    variables = block.init(jax.random.key(0), images.astype(jnp.float32))
-    _, updates = block.apply(variables, images, mutable=["batch_stats"])
+    variables = jax.jit(block.init)(jax.random.key(0), images.astype(jnp.float32))
+    _, updates = jax.jit(lambda v, x: block.apply(v, x, mutable=["batch_stats"]))(
+        variables, images
+    )
     mean = updates["batch_stats"]["expand_norm"]["mean"]
     assert bool(jnp.all(mean != 0.0))
 
@@ -118,5 +127,7 @@ def test_bad_inputs():
         MobileNetV2(norm="instance")
     with pytest.raises(ValueError, match="`width_multiplier`"):
         MobileNetV2(width_multiplier=0.0)
+    with pytest.raises(ValueError, match="`width_multiplier`"):
+        ShuffleNetV1(width_multiplier=-1.0)
     with pytest.raises(ValueError, match="`head`"):
         ShuffleNetV1(head="mean")

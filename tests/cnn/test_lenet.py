@@ -1,7 +1,8 @@
-"""LeNet-5: parameter counts, the C3 table, conv gradients, PyTorch equivalence."""
+"""LeNet-5: parameter counts, the C3 table, PyTorch equivalence, both conv paths."""
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,12 +13,24 @@ from jnn.cnn import (
     C3_TABLE,
     ConnectionTableConv,
     LeNet5,
-    conv_matmul_backward,
     pad_mnist,
     parameter_counts,
 )
+from jnn.cnn._fastconv import (
+    CHAIN_MAX_BATCH,
+    CHAIN_MIN_BATCH,
+    CHAINS,
+    PoolPhaseConv,
+    chain_pieces,
+    conv_matmul_backward,
+    conv_pool_phases,
+)
+from jnn.cnn.lenet import resolve_conv_path
 from jnn.train import classification_loss, fit, gradient_learner
 from tests.conftest import load
+
+VARIANTS_C3 = [("paper", "table"), ("paper", "full"), ("modern", "table")]
+VARIANTS_C3 += [("modern", "full")]
 
 PAPER_LAYERS = {"C1": 156, "C3": 1516, "C5": 48120, "F6": 10164, "output": 850}
 
@@ -120,6 +133,15 @@ def test_conv_matmul_backward_equals_xla_conv(key, padding, height, transform):
     for g, r in zip(grads, ref_grads, strict=True):
         np.testing.assert_allclose(g, r, atol=2e-4, rtol=1e-4)
 
+    # forward mode too (a custom_jvp, not a custom_vjp)
+    def conv(f):
+        return lambda x, k: f(x, k, (1, 1), padding, dimension_numbers=dims)
+
+    tangents = (jnp.cos(x), jnp.sin(kernel))
+    _, ours = jax.jvp(conv(conv_matmul_backward), (x, kernel), tangents)
+    _, ref = jax.jvp(conv(jax.lax.conv_general_dilated), (x, kernel), tangents)
+    np.testing.assert_allclose(ours, ref, atol=2e-4, rtol=1e-4)
+
 
 def torch_lenet(params, variant: str, c3: str):
     """A PyTorch LeNet-5 with the given Flax weights (a function of x NCHW)."""
@@ -170,32 +192,130 @@ def torch_lenet(params, variant: str, c3: str):
     return forward
 
 
-@pytest.mark.parametrize(
-    "variant, c3",
-    [("paper", "table"), ("paper", "full"), ("modern", "table"), ("modern", "full")],
-)
-@pytest.mark.parametrize("batch", [4, 64])  # 64: C1-S4 as 4 independent chains
-def test_forward_and_input_gradient_equal_pytorch(variant, c3, batch):
-    torch = pytest.importorskip("torch")
+def perturbed_params(variant: str, c3: str):
+    """Initial parameters, with non-trivial S2/S4 coefficients and biases."""
     params = dict(init_params(variant, c3))
     for name in ("S2", "S4") if variant == "paper" else ():
-        # Non-trivial pooling coefficients and biases, so S2/S4 are really tested.
         params[name] = jax.tree.map(
             lambda p: p + 0.1 * jax.random.normal(jax.random.key(2), p.shape),
             params[name],
         )
+    return params
+
+
+def images_with_ties(batch: int) -> np.ndarray:
     x = np.array(jax.random.normal(jax.random.key(3), (batch, 32, 32, 1)))
     x[:, :8] = -0.4  # a constant band: ties inside max-pooling windows
-    cotangent = np.array(jax.random.normal(jax.random.key(4), (batch, 10)))
-    model = LeNet5(variant=variant, c3=c3)
-    ours, vjp = jax.vjp(lambda a: model.apply({"params": params}, a), jnp.asarray(x))
-    (grad,) = vjp(jnp.asarray(cotangent))
+    return x
+
+
+@pytest.mark.parametrize("variant, c3", VARIANTS_C3)
+def test_both_paths_equal_pytorch_forward_and_input_gradient(variant, c3):
+    torch = pytest.importorskip("torch")
+    params = perturbed_params(variant, c3)
+    x = images_with_ties(4)
+    cotangent = np.array(jax.random.normal(jax.random.key(4), (4, 10)))
     tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_()
     theirs = torch_lenet(params, variant, c3)(tx)
     theirs.backward(torch.from_numpy(cotangent))
-    assert np.abs(np.asarray(ours) - theirs.detach().numpy()).max() < 1e-5
     their_grad = tx.grad.numpy().transpose(0, 2, 3, 1)
-    np.testing.assert_allclose(grad, their_grad, rtol=1e-4, atol=1e-5)
+    for path in ("xla", "fast"):
+        model = LeNet5(variant=variant, c3=c3, conv_path=path)
+
+        @jax.jit
+        def value_and_input_grad(x, cotangent, model=model):
+            out, vjp = jax.vjp(lambda a: model.apply({"params": params}, a), x)
+            return out, vjp(cotangent)[0]
+
+        ours, grad = value_and_input_grad(jnp.asarray(x), jnp.asarray(cotangent))
+        assert np.abs(np.asarray(ours) - theirs.detach().numpy()).max() < 1e-5, path
+        np.testing.assert_allclose(grad, their_grad, rtol=1e-4, atol=1e-5, err_msg=path)
+
+
+@pytest.mark.parametrize("variant, c3", [("paper", "table"), ("modern", "full")])
+def test_fast_path_equals_reference_in_a_training_batch(variant, c3):
+    # Batch 64: the fast path runs C1-S4 as independent chains.
+    assert len(chain_pieces(64)) == CHAINS > 1
+    params = perturbed_params(variant, c3)
+    x = jnp.asarray(images_with_ties(64))
+    labels = jnp.arange(64) % 10
+
+    def loss_and_grads(path):
+        model = LeNet5(variant=variant, c3=c3, conv_path=path)
+
+        def loss(p, a):
+            logits = model.apply({"params": p}, a)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, labels).sum()
+
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, x)
+
+    (fast, fast_grads), (ref, ref_grads) = map(loss_and_grads, ("fast", "xla"))
+    np.testing.assert_allclose(fast, ref, rtol=1e-6)
+    flat_fast, flat_ref = jax.tree.leaves(fast_grads), jax.tree.leaves(ref_grads)
+    assert jax.tree.structure(fast_grads) == jax.tree.structure(ref_grads)
+    for got, want in zip(flat_fast, flat_ref, strict=True):
+        scale = float(jnp.max(jnp.abs(want)))
+        assert scale > 0
+        np.testing.assert_allclose(got, want, atol=1e-5 * scale, rtol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["paper", "modern"])
+def test_forward_mode_and_hessian_on_both_paths(variant):
+    # jax.jvp through the fast path used to raise (a custom_vjp in max-pooling).
+    params = perturbed_params(variant, "table")
+    x = jnp.asarray(images_with_ties(1))
+    tangent = jax.random.normal(jax.random.key(5), x.shape)
+    pixels = (0, 16, slice(14, 17), 0)  # three pixels of the image
+
+    def derivatives(path):
+        model = LeNet5(variant=variant, c3="table", conv_path=path)
+
+        def f(v):  # logits as a function of the three pixels
+            return model.apply({"params": params}, x.at[pixels].set(v))[0]
+
+        def all_of_them(x, tangent):
+            apply = functools.partial(model.apply, {"params": params})
+            out = {"jvp": jax.jvp(apply, (x,), (tangent,))[1]}
+            if variant == "modern":  # the custom_jvp of max-pooling, twice
+                out["hessian"] = jax.hessian(lambda v: jnp.sum(f(v) ** 2))(x[pixels])
+            return out
+
+        return jax.jit(all_of_them)(x, tangent)
+
+    fast, ref = derivatives("fast"), derivatives("xla")
+    assert float(jnp.abs(ref["jvp"]).max()) > 0
+    for name in ref:
+        np.testing.assert_allclose(fast[name], ref[name], rtol=1e-4, atol=1e-6)
+    if variant == "modern":
+        hessian = fast["hessian"]
+        assert hessian.shape == (3, 3) and float(jnp.abs(hessian).max()) > 0
+        np.testing.assert_allclose(hessian, hessian.T, rtol=1e-5, atol=1e-7)
+
+
+def test_conv_path_is_chosen_by_backend_and_overridable():
+    assert resolve_conv_path("auto", "cpu") == "fast"
+    assert resolve_conv_path("auto", "gpu") == resolve_conv_path("auto", "tpu") == "xla"
+    assert resolve_conv_path("xla", "cpu") == "xla"
+    assert resolve_conv_path("fast", "gpu") == "fast"
+    expected = "fast" if jax.default_backend() == "cpu" else "xla"
+    assert resolve_conv_path("auto") == expected
+    with pytest.raises(ValueError, match="`conv_path` must be one of"):
+        LeNet5(conv_path="cudnn")
+    # The same parameter names, shapes and initial values on both paths.
+    x = jnp.zeros((1, 32, 32, 1))
+    for variant, c3 in VARIANTS_C3:
+        trees = [
+            jax.eval_shape(
+                LeNet5(variant=variant, c3=c3, conv_path=p).init, jax.random.key(0), x
+            )
+            for p in ("xla", "fast")
+        ]
+        assert trees[0] == trees[1]
+    reference = LeNet5(variant="modern", c3="table", conv_path="xla")
+    fast = jax.jit(LeNet5(variant="modern", c3="table", conv_path="fast").init)
+    chex.assert_trees_all_equal(
+        jax.jit(reference.init)(jax.random.key(0), x), fast(jax.random.key(0), x)
+    )
 
 
 def test_pad_mnist():
@@ -283,8 +403,6 @@ def test_conv_pool_phases_equal_pytorch_values_and_gradients(
 ):
     # A constant border makes equal conv outputs (ties) inside pooling windows:
     # PyTorch's max-pool sends the gradient to the first maximum, as phase_max.
-    from jnn.cnn.fastconv import conv_pool_phases
-
     kx, kk, kb, kg = jax.random.split(key, 4)
     x = jax.random.normal(kx, (batch, 14, 14, 3))
     x = x.at[:, :, :6, :].set(0.5)
@@ -298,11 +416,22 @@ def test_conv_pool_phases_equal_pytorch_values_and_gradients(
             return phases.max_pool()
         return phases.map(jnp.tanh).sum_pool()
 
-    value, vjp = jax.vjp(ours, x, kernel, bias)
+    primals = (x, kernel, bias)
+    tangents = tuple(jnp.cos(3.0 * p) for p in primals)
+
+    @jax.jit
+    def derivatives(primals, cotangent, tangents):
+        value, vjp = jax.vjp(ours, *primals)
+        return value, vjp(cotangent), jax.jvp(ours, primals, tangents)[1]
+
+    value, grads, forward = derivatives(primals, cotangent, tangents)
     expected, expected_grads = _torch_conv_pool(x, kernel, bias, pool, cotangent)
     np.testing.assert_allclose(value, expected, atol=1e-5)
-    for got, want in zip(vjp(cotangent), expected_grads, strict=True):
+    for got, want in zip(grads, expected_grads, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
+    # forward mode is the transpose of reverse mode: <u, J t> = <J^T u, t>
+    backward = sum(jnp.vdot(g, t) for g, t in zip(grads, tangents, strict=True))
+    np.testing.assert_allclose(jnp.vdot(cotangent, forward), backward, rtol=1e-4)
     maps = conv_pool_phases(x, kernel, chunk=chunk, block=block).maps()
     reference = jax.lax.conv_general_dilated(
         x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
@@ -312,8 +441,6 @@ def test_conv_pool_phases_equal_pytorch_values_and_gradients(
 
 
 def test_conv_pool_phases_rejects_bad_input():
-    from jnn.cnn.fastconv import conv_pool_phases
-
     x = jnp.zeros((2, 14, 14, 3))
     with pytest.raises(ValueError, match="even sides"):
         conv_pool_phases(x, jnp.zeros((4, 4, 3, 2)))  # 11x11 output
@@ -330,8 +457,6 @@ def test_conv_pool_phases_rejects_bad_input():
 def test_pool_phase_conv_is_nn_conv_with_phase_output(key):
     import flax.linen as nn
 
-    from jnn.cnn import PoolPhaseConv
-
     x = jax.random.normal(key, (3, 12, 12, 2))
     ours, theirs = PoolPhaseConv(4, 3), nn.Conv(4, (3, 3), padding="VALID")
     params = ours.init(jax.random.key(1), x)
@@ -344,10 +469,10 @@ def test_pool_phase_conv_is_nn_conv_with_phase_output(key):
 
 
 def test_chain_pieces_cover_the_batch_contiguously():
-    from jnn.cnn.fastconv import chain_pieces
-
-    for batch in (1, 31, 32, 64, 65, 256, 257, 1000):
+    for batch in (1, 32, 63, 64, 65, 256, 257, 1000):
         pieces = chain_pieces(batch)
         covered = np.concatenate([np.arange(batch)[p] for p in pieces])
         np.testing.assert_array_equal(covered, np.arange(batch))
-        assert len(pieces) == (4 if 32 <= batch <= 256 else 1)
+        # 4 chains for training batches of 64-256 (not 32: slower there)
+        assert len(pieces) == (4 if 64 <= batch <= 256 else 1)
+    assert (CHAINS, CHAIN_MIN_BATCH, CHAIN_MAX_BATCH) == (4, 64, 256)

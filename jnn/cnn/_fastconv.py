@@ -1,4 +1,10 @@
-r"""Convolutions that are fast on XLA's CPU backend, with or without grad.
+r"""LeNet-5's fast CPU path: convolutions that XLA's CPU backend runs fast.
+
+Private: :class:`~jnn.cnn.LeNet5` uses these when its ``conv_path`` resolves to
+``"fast"`` (the default on CPU); the reference path (``nn.Conv``, pooling) is
+the default on every other backend and the one these are tested equal to.
+Everything here is plain JAX or has a ``custom_jvp`` rule, so forward mode
+(``jax.jvp``, ``jax.hessian``) and reverse mode both work.
 
 Two tools, both measured on 2 CPU cores with LeNet-5 (batch 64, a training step
 inside the engine's ``lax.scan``):
@@ -14,9 +20,9 @@ inside the engine's ``lax.scan``):
   with 6 or 16 channels in the lanes) and its gradients, an im2col product
   and a max-pool by ``reduce_window`` all cost several times more here.
 * :func:`valid_conv` / :func:`conv_matmul_backward`: any VALID stride-1
-  convolution; XLA's convolution when no gradient is taken, im2col matrix
-  products under ``jax.grad`` (XLA emits the kernel-gradient convolution of a
-  step compiled inside a loop as generic loops, 10-25x slower). When the
+  convolution; XLA's convolution when no derivative is taken, im2col matrix
+  products under differentiation (XLA emits the kernel-gradient convolution
+  of a step compiled inside a loop as generic loops, 10-25x slower). When the
   kernel covers the whole input (LeNet-5's C5) the convolution *is* a dense
   layer, ``F = \mathrm{vec}(I) \mathrm{vec}(K)``, and one matrix product.
 
@@ -25,6 +31,9 @@ Outputs agree with ``lax.conv_general_dilated`` and PyTorch to float rounding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -56,33 +65,24 @@ def _xla_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     )
 
 
-@jax.custom_vjp
+@jax.custom_jvp
 def _conv_im2col_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return _xla_conv(x, kernel)
 
 
-def _forward(x, kernel):
-    # Under differentiation the forward is im2col too; its patches are the
-    # residual that dK = P^T dF reuses.
+@_conv_im2col_grad.defjvp
+def _conv_im2col_jvp(primals, tangents):
+    # Under differentiation the convolution is im2col, F = P(x) K, and so is its
+    # tangent dF = P(dx) K + P(x) dK. Reverse mode transposes this linear map:
+    # dK = P(x)^T g (one matrix product) and dx = P^T(g K^T) (shifted sums),
+    # the patches P(x) being the residual shared by the primal and dK.
+    x, kernel = primals
+    dx, dkernel = tangents
     kh, kw, c, d = kernel.shape
     p = patches(x, kh, kw)
-    return p @ kernel.reshape(kh * kw * c, d), (x, p, kernel)
-
-
-def _backward(residuals, cotangent):
-    x, p, kernel = residuals
-    kh, kw, c, d = kernel.shape
-    g = cotangent.reshape(-1, d)
-    # dK^T = dF^T P. The barrier stops XLA from folding the final transpose
-    # into the product, which would give a transposed-operand dot that its
-    # CPU backend runs ~1.5x slower (measured for LeNet-5's C1 and C3).
-    dk = jax.lax.optimization_barrier(g.T @ p.reshape(-1, kh * kw * c)).T
-    dp = cotangent @ kernel.reshape(kh * kw * c, d).T  # dP = dF K^T
-    _, patches_vjp = jax.vjp(lambda a: patches(a, kh, kw), x)
-    return patches_vjp(dp)[0], dk.reshape(kernel.shape)
-
-
-_conv_im2col_grad.defvjp(_forward, _backward)
+    flat = kernel.reshape(kh * kw * c, d)
+    tangent = patches(dx, kh, kw) @ flat + p @ dkernel.reshape(kh * kw * c, d)
+    return p @ flat, tangent
 
 
 def valid_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -203,9 +203,12 @@ POOL_BLOCK = 1024
 #: are cut into ``CHAINS`` pieces that a network runs through its
 #: convolution + pooling layers independently (:func:`chain_pieces`): XLA's
 #: CPU runtime runs independent chains concurrently. LeNet-5, batch 64, 2 cores:
-#: 1.27x faster training than one chain (8% slower on 1 core).
+#: 1.27x faster training than one chain (8% slower on 1 core) on the machine
+#: it was tuned on, 1.04x on a 2-core Xeon (modern, full C3). Batches of 32
+#: are one chain: there, 4 chains trained 15-35% slower and doubled the
+#: compile time (7.6 s against 14 s, 2-core Xeon).
 CHAINS = 4
-CHAIN_MIN_BATCH = 32
+CHAIN_MIN_BATCH = 64
 CHAIN_MAX_BATCH = 256
 
 
@@ -348,33 +351,37 @@ def conv_pool_phases(
     return PoolPhases(values, b)
 
 
-@jax.custom_vjp
+@jax.custom_jvp
 def phase_max(values: jax.Array) -> jax.Array:
-    """Maximum over axis 1 (the 4 pooling phases); gradient to the first maximum.
+    """Maximum over axis 1 (the 4 pooling phases); derivative of the first maximum.
 
-    Ties (frequent: a constant image background gives equal conv outputs) send
-    the whole gradient to the first maximal phase in ``(0,0), (0,1), (1,0),
-    (1,1)`` order, as PyTorch's ``MaxPool2d`` does (row-major scan of the
-    window); ``jax.grad`` of ``jnp.max`` would split it equally instead.
+    Ties (frequent: a constant image background gives equal conv outputs) take
+    the derivative of the first maximal phase in ``(0,0), (0,1), (1,0), (1,1)``
+    order, so the gradient goes wholly to it, as PyTorch's ``MaxPool2d`` (and
+    XLA's ``reduce_window`` max pooling) send it to the first maximum of the
+    row-major window; ``jax.grad`` of ``jnp.max`` would split it equally
+    instead. A ``custom_jvp`` (not ``custom_vjp``): reverse mode transposes the
+    rule, and forward mode (``jax.jvp``, ``jax.hessian``) works too.
     """
     return jnp.max(values, axis=1)
 
 
-def _phase_max_forward(values):
+@phase_max.defjvp
+def _phase_max_jvp(primals, tangents):
+    (values,), (dvalues,) = primals, tangents
     m = jnp.max(values, axis=1)
-    first = jnp.where(
-        values[:, 0] == m,
-        0,
-        jnp.where(values[:, 1] == m, 1, jnp.where(values[:, 2] == m, 2, 3)),
-    ).astype(jnp.int8)
-    return m, first
-
-
-def _phase_max_backward(first, cotangent):
-    return (jnp.stack([jnp.where(first == q, cotangent, 0) for q in range(4)], 1),)
-
-
-phase_max.defvjp(_phase_max_forward, _phase_max_backward)
+    # The tangent of the first maximal phase, as nested selects: its transpose
+    # (the gradient) is four selects of the cotangent, as fast as a hand-written
+    # VJP; a one-hot mask summed over the phases trains LeNet-5 1.5x slower.
+    first0, first1, first2 = (values[:, q] == m for q in range(3))
+    tangent = jnp.where(
+        first0,
+        dvalues[:, 0],
+        jnp.where(
+            first1, dvalues[:, 1], jnp.where(first2, dvalues[:, 2], dvalues[:, 3])
+        ),
+    )
+    return m, tangent
 
 
 @struct.dataclass
@@ -438,3 +445,35 @@ class PoolPhases:
             v = jnp.transpose(v, (0, 4, 5, 1, 6, 2, 3))
             parts.append(v.reshape(n, size, 2 * hp, 2 * wp, d))
         return self._images(parts)
+
+
+class PoolPhaseConv(nn.Module):
+    """A VALID stride-1 convolution whose maps come out ready for 2x2 pooling.
+
+    Same parameters as ``nn.Conv(features, (k, k), padding="VALID")``
+    (``kernel: (k, k, C, D)``, ``bias: (D,)``, same initial values for the same
+    key and name) and the same maps, returned as a :class:`PoolPhases`
+    (computed by :func:`conv_pool_phases`).
+
+    Attributes:
+      features: output maps ``D``.
+      kernel_size: ``k``.
+      kernel_init: initialiser of the kernel.
+
+    Call:
+      ``x: (batch, H, W, C)`` -> PoolPhases of shape ``(batch, H-k+1, W-k+1, D)``.
+    """
+
+    features: int
+    kernel_size: int = 5
+    kernel_init: Callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> PoolPhases:
+        """Convolve ``x`` and add the bias."""
+        k = self.kernel_size
+        kernel = self.param(
+            "kernel", self.kernel_init, (k, k, x.shape[-1], self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return conv_pool_phases(x, kernel).add_bias(bias)
