@@ -15,7 +15,7 @@ import optax
 
 import jnn
 
-EPOCHS = 400
+EPOCHS = 200
 
 
 class BatchNormMLP(nn.Module):
