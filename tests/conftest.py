@@ -1,10 +1,28 @@
-"""Shared test settings: rank promotion raises, fixed keys, cached data sets."""
+"""Shared test settings: rank promotion raises, fixed keys, cached data sets.
+
+XLA compilation dominates the suite's time, and several tests compile the same
+programs (a demo in the tour and its example script, the processes of the
+checkpoint and multi-process tests), so the test run shares JAX's persistent
+compilation cache between its workers and child processes (the environment
+variable is inherited by the children).
+"""
 
 import functools
+import os
+import tempfile
+from pathlib import Path
 
 import jax
 import pytest
 
+_CACHE = Path(tempfile.gettempdir()) / f"jnn-tests-xla-cache-{os.getuid()}"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
