@@ -156,16 +156,22 @@ def mean_filled(x, observed):
     return jnp.where(observed > 0, x, col[None, :])
 
 
+def data_matrix(data, name: str):
+    """``data['x']``, refused unless present and ``(n, d)`` (a mixture's input)."""
+    x = data.get("x")
+    if x is None or np.ndim(x) != 2:
+        raise ValueError(
+            f"`{name}` must hold 'x', an (n, d) array; got "
+            f"{None if x is None else np.shape(x)}."
+        )
+    return x
+
+
 def em_data_check(n_components: int, kind: str, given=None):
     """The learner's ``check(data, name)``: data against the initial parameters."""
 
     def check(data, name: str) -> None:
-        x = data.get("x")
-        if x is None or np.ndim(x) != 2:
-            raise ValueError(
-                f"`{name}` must hold 'x', an (n, d) array; got "
-                f"{None if x is None else np.shape(x)}."
-            )
+        x = data_matrix(data, name)
         if given is not None:
             check_params(given, kind, n_components, x.shape[1])
         observed = data.get("observed")

@@ -46,6 +46,7 @@ from jnn.static.mixture_data import (
     check_choice,
     check_responsibilities,
     check_vb_priors,
+    data_matrix,
     initial_resp,
 )
 from jnn.train import (
@@ -303,12 +304,7 @@ def vb_gmm(
         return new, {"elbo": elbo(log_resp, new), "active_components": active}
 
     def check(data, name: str) -> None:
-        x = data.get("x")
-        if x is None or np.ndim(x) != 2:
-            raise ValueError(
-                f"`{name}` must hold 'x', an (n, d) array; got "
-                f"{None if x is None else np.shape(x)}."
-            )
+        x = data_matrix(data, name)
         check_vb_priors(given, covariance, x.shape[1])
         if name == "train":
             check_responsibilities(init, x.shape[0], n_components)

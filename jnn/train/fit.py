@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_positive_int
+from jnn._checks import check_key, check_positive_int
 from jnn.train.checkpoint import Checkpointer
 from jnn.train.learner import Batch, Learner, PyTree
 from jnn.train.loop import (
@@ -18,7 +18,6 @@ from jnn.train.loop import (
     FitResult,
     TrainingDiverged,
     _check_inputs,
-    _check_key,
     _check_requires,
     _epoch,
     _init_carry,
@@ -117,7 +116,7 @@ def fit(
       TrainingDiverged: the training loss became NaN or infinite.
     """
     n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
-    _check_key(key)
+    check_key(key)
     check_positive_int(checkpoint_every, "checkpoint_every")
     where = placement(_full_batch_devices(batches, n, devices), batches.shard_size(n))
     plan = _Plan(learner, stop or never(), n, batches, epochs, where.constrain)

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_dataset, check_positive_int
+from jnn._checks import check_dataset, check_key, check_positive_int
 from jnn.data.batching import take
 from jnn.train.learner import Batch, Learner, PyTree, evaluate_with_key
 from jnn.train.plans import BatchPlan, resolve
@@ -290,15 +290,6 @@ def _check_requires(stop: Stop, history: dict) -> None:
         )
 
 
-def _check_key(key) -> None:
-    typed = hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    raw = hasattr(key, "shape") and key.shape == (2,) and key.dtype == jnp.uint32
-    if not (typed or raw):
-        raise TypeError(
-            f"`key` must be a JAX PRNG key (jax.random.key(seed)); got {key!r}."
-        )
-
-
 def run(
     learner: Learner,
     train: Batch,
@@ -344,7 +335,7 @@ def run(
       A :class:`RunResult`.
     """
     n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
-    _check_key(key)
+    check_key(key)
     settings = _Plan(learner, stop or never(), n, batches, epochs, lambda b: b)
     carry = _init_carry(settings, train, val, key, init_state)
     _check_requires(settings.stop, carry.history)
