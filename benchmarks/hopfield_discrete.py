@@ -5,7 +5,7 @@ Workload (issue 4): N = 100 neurons, M = 10 random patterns, Hebbian weights
 100 bits flipped), asynchronous updates in a fresh random order per sweep
 until a sweep changes nothing. In one process, same W and probes:
 
-* ``jnn``: ``jax.jit(jax.vmap(recall))`` from :mod:`jnn.hopfield.dhnn`, all
+* ``jnn``: ``jax.jit(jax.vmap(recall))`` from :mod:`jnn.hopfield.discrete.dhnn`, all
   10,000 probes in ONE call; ``median_s`` per call, compile time apart.
 * ``numpy``: the textbook reference written here, a Python loop over probes
   and neurons (``h = W[i] @ s``); timed on the first ``--subset`` probes
@@ -32,8 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn.hopfield.dhnn import recall
-from jnn.hopfield.rules import hebbian
+from jnn.hopfield.discrete.dhnn import recall
+from jnn.hopfield.discrete.rules import hebbian
 
 WORKLOAD = "N=100 M=10 hebbian 10% flips async-random"
 

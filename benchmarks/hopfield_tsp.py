@@ -33,7 +33,7 @@ from jnn.hopfield import (  # noqa: E402
     potts_tsp,
     random_tsp,
 )
-from jnn.hopfield.demos_tsp import tsplib_study  # noqa: E402
+from jnn.hopfield.demos.tsp import tsplib_study  # noqa: E402
 
 BATCH, RESTARTS = 64, 16
 

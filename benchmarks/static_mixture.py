@@ -28,7 +28,7 @@ from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 import jnn
 from jnn.static import GMMParams, gmm_em, vb_gmm
-from jnn.static.vb import expected_weights
+from jnn.static.mixtures.vb import expected_weights
 from jnn.train import absolute_change_below, fit
 
 K = 10

@@ -1,6 +1,6 @@
 """The demo registry behind ``jnn list | run NAME | tour``.
 
-Each chapter registers its demos in its own ``demos*`` modules with
+Each chapter registers its demos in the modules of its ``demos`` sub-package with
 :func:`register`; a demo is a function ``demo(config) -> DemoResult`` that
 trains on real data, writes its plots into ``config.out`` and returns one
 headline number. ``config.smoke`` asks for a seconds-long run (used by tests).
@@ -17,11 +17,12 @@ from typing import NamedTuple
 
 
 def demo_modules() -> Iterator[str]:
-    """Names of the modules that register demos: every ``jnn.*.demos*``."""
+    """Names of the modules that register demos: every ``jnn.<chapter>.demos.*``."""
     import jnn
 
     for info in pkgutil.walk_packages(jnn.__path__, "jnn."):
-        if info.name.rsplit(".", 1)[-1].startswith("demos"):
+        parts = info.name.split(".")
+        if len(parts) == 4 and parts[2] == "demos" and not info.ispkg:
             yield info.name
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import jax
 
-from jnn.cnn.demos_efficient import (
+from jnn.cnn.demos.efficient import (
     accuracy_vs_macs,
     efficient_nets,
     mnist_images,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import argparse
 
-from jnn.cnn.demos_lenet import DISTORTION, train_lenet5
+from jnn.cnn.demos.lenet import DISTORTION, train_lenet5
 from jnn.cnn.lenet import parameter_counts
 
 

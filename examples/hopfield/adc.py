@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 # The same study and figure as `jnn run adc`.
-from jnn.hopfield.demos_qubo import adc_study, intervals, plot_adc
+from jnn.hopfield.demos.qubo import adc_study, intervals, plot_adc
 
 GAINS = [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0]
 

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 # The same studies and figure as `jnn run hopfield-capacity`, at full size.
-from jnn.hopfield.demos_dhnn import basin_study, capacity_study, plot_capacity
+from jnn.hopfield.demos.dhnn import basin_study, capacity_study, plot_capacity
 
 LOADS = {
     "Hebbian": np.arange(1, 13) * 0.025,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jnn.hopfield.demos_chnn import (
+from jnn.hopfield.demos.chnn import (
     SOLVERS,
     plot_energy,
     rate_study,

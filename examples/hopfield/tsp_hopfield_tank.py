@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from jnn.hopfield.demos_tsp import (
+from jnn.hopfield.demos.tsp import (
     HT_SETTINGS,
     POTTS,
     POTTS_SMALL,

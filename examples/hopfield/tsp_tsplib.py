@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from jnn.hopfield.demos_tsp import format_rows, tsplib_study
+from jnn.hopfield.demos.tsp import format_rows, tsplib_study
 
 INSTANCES = ("eil51", "berlin52", "st70")
 

@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from jnn.demos import DemoConfig
-from jnn.static.demos_rbf import rbf_vs_mlp_study
+from jnn.static.demos.rbf import rbf_vs_mlp_study
 
 
 def main(argv: list[str] | None = None) -> dict:

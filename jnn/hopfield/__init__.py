@@ -39,15 +39,7 @@ Continuous Hopfield networks (D1-D5, D7):
                            Potts mean-field annealing, Peterson-Soderberg (tsp_potts)
 """
 
-from jnn.hopfield.analysis import (
-    CapacityCurve,
-    SpuriousCensus,
-    basin_size,
-    capacity_curve,
-    flip_bits,
-    spurious_census,
-)
-from jnn.hopfield.chnn import (
+from jnn.hopfield.continuous.chnn import (
     CHNN,
     chnn,
     final_state,
@@ -58,14 +50,25 @@ from jnn.hopfield.chnn import (
     state_from_output,
     vector_field,
 )
-from jnn.hopfield.chnn import energy as energy_continuous
-from jnn.hopfield.correlated import (
+from jnn.hopfield.continuous.chnn import energy as energy_continuous
+from jnn.hopfield.continuous.ensemble import ensemble_vector_field, simulate_ensemble
+from jnn.hopfield.continuous.lyapunov import LyapunovReport, chnn_lyapunov, lyapunov_check
+from jnn.hopfield.continuous.robustness import FaultTolerance, fault_tolerance
+from jnn.hopfield.discrete.analysis import (
+    CapacityCurve,
+    SpuriousCensus,
+    basin_size,
+    capacity_curve,
+    flip_bits,
+    spurious_census,
+)
+from jnn.hopfield.discrete.correlated import (
     correlated_patterns,
     orthogonal_hebbian,
     orthogonalize,
     random_patterns,
 )
-from jnn.hopfield.dense import (
+from jnn.hopfield.discrete.dense import (
     DenseRecall,
     ModernRecall,
     dense_energy,
@@ -74,10 +77,18 @@ from jnn.hopfield.dense import (
     modern_recall,
     modern_update,
 )
-from jnn.hopfield.dhnn import Recall, RecallTrace, energy, overlap, recall
-from jnn.hopfield.ensemble import ensemble_vector_field, simulate_ensemble
-from jnn.hopfield.lyapunov import LyapunovReport, chnn_lyapunov, lyapunov_check
-from jnn.hopfield.qubo import (
+from jnn.hopfield.discrete.dhnn import Recall, RecallTrace, energy, overlap, recall
+from jnn.hopfield.discrete.rules import (
+    binary_weights,
+    error_correcting,
+    hebbian,
+    pseudo_inverse,
+    repeated_learning,
+    storkey,
+    to_binary,
+    to_bipolar,
+)
+from jnn.hopfield.problems.qubo import (
     MAX_BRUTE_FORCE_VARIABLES,
     QUBOSolution,
     brute_force_qubo,
@@ -90,7 +101,7 @@ from jnn.hopfield.qubo import (
     qubo_weights,
     solve_qubo,
 )
-from jnn.hopfield.qubo_problems import (
+from jnn.hopfield.problems.qubo_problems import (
     MAX_ADC_BITS,
     adc,
     adc_decode,
@@ -101,26 +112,15 @@ from jnn.hopfield.qubo_problems import (
     max_cut_qubo,
     validate_adjacency,
 )
-from jnn.hopfield.robustness import FaultTolerance, fault_tolerance
-from jnn.hopfield.rules import (
-    binary_weights,
-    error_correcting,
-    hebbian,
-    pseudo_inverse,
-    repeated_learning,
-    storkey,
-    to_binary,
-    to_bipolar,
-)
-from jnn.hopfield.tsp import (
+from jnn.hopfield.problems.tsp import (
     TSPNetwork,
     TSPResult,
     dense_weights,
     hopfield_tank,
 )
-from jnn.hopfield.tsp import decode as decode_tour
-from jnn.hopfield.tsp import solve as solve_tsp
-from jnn.hopfield.tsp_exact import (
+from jnn.hopfield.problems.tsp import decode as decode_tour
+from jnn.hopfield.problems.tsp import solve as solve_tsp
+from jnn.hopfield.problems.tsp_exact import (
     MAX_HELD_KARP_CITIES,
     held_karp,
     random_tsp,
@@ -128,9 +128,9 @@ from jnn.hopfield.tsp_exact import (
     two_opt,
     validate_distances,
 )
-from jnn.hopfield.tsp_potts import PottsTSP, potts_energy, potts_tsp
-from jnn.hopfield.tsp_potts import anneal as anneal_tsp
-from jnn.hopfield.tsp_potts import (
+from jnn.hopfield.problems.tsp_potts import PottsTSP, potts_energy, potts_tsp
+from jnn.hopfield.problems.tsp_potts import anneal as anneal_tsp
+from jnn.hopfield.problems.tsp_potts import (
     critical_temperature as potts_critical_temperature,
 )
 

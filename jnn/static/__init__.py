@@ -25,11 +25,18 @@ Public API (this issue: S1-S3, the MLP trained by back-propagation):
   expected_calibration_error, reliability_diagram   S5: calibration (Guo et al.)
 """
 
-from jnn.static.calibration import (
+from jnn.static.backprop.calibration import (
     ReliabilityDiagram,
     expected_calibration_error,
     reliability_diagram,
 )
+from jnn.static.backprop.diagnostics import (
+    SeedSpread,
+    initial_gradient_norms,
+    layer_gradient_norms,
+    seed_spread,
+)
+from jnn.static.backprop.mlp import ACTIVATIONS, MLP, kernel_initializer
 from jnn.static.comparison import (
     Comparison,
     Fitted,
@@ -39,13 +46,19 @@ from jnn.static.comparison import (
     prbf_model,
     rbf_model,
 )
-from jnn.static.diagnostics import (
-    SeedSpread,
-    initial_gradient_norms,
-    layer_gradient_norms,
-    seed_spread,
+from jnn.static.maps.som import SOMState, som, som_batch, som_fit, som_fit_seeds
+from jnn.static.maps.som_metrics import (
+    DECAYS,
+    best_matching_unit,
+    grid_coordinates,
+    hit_map,
+    initial_weights,
+    neighborhood,
+    quantization_error,
+    topographic_error,
+    u_matrix,
 )
-from jnn.static.kmeans import (
+from jnn.static.mixtures.kmeans import (
     KMeansResult,
     KMeansState,
     assign_clusters,
@@ -55,15 +68,15 @@ from jnn.static.kmeans import (
     kmeans_plus_plus,
     lloyd_step,
 )
-from jnn.static.mixture import (
+from jnn.static.mixtures.mixture import (
     GMMParams,
     GMMResult,
     gmm_em,
     gmm_fit,
     gmm_log_likelihood,
 )
-from jnn.static.mlp import ACTIVATIONS, MLP, kernel_initializer
-from jnn.static.pnn import (
+from jnn.static.mixtures.vb import VBResult, VBState, vb_gmm, vb_gmm_fit
+from jnn.static.radial.pnn import (
     PNNState,
     SigmaSelection,
     pnn,
@@ -72,14 +85,14 @@ from jnn.static.pnn import (
     pnn_predict_proba,
     pnn_select_sigma,
 )
-from jnn.static.prbf import (
+from jnn.static.radial.prbf import (
     PRBFParams,
     prbf,
     prbf_fit,
     prbf_predict,
     prbf_predict_proba,
 )
-from jnn.static.rbf import (
+from jnn.static.radial.rbf import (
     LMSState,
     RBFLayer,
     RBFNet,
@@ -95,19 +108,6 @@ from jnn.static.rbf import (
     rbf_widths,
     ridge_weights,
 )
-from jnn.static.som import SOMState, som, som_batch, som_fit, som_fit_seeds
-from jnn.static.som_metrics import (
-    DECAYS,
-    best_matching_unit,
-    grid_coordinates,
-    hit_map,
-    initial_weights,
-    neighborhood,
-    quantization_error,
-    topographic_error,
-    u_matrix,
-)
-from jnn.static.vb import VBResult, VBState, vb_gmm, vb_gmm_fit
 
 __all__ = [
     "ACTIVATIONS",

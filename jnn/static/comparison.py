@@ -25,7 +25,7 @@ import optax
 
 from jnn._checks import check_fraction, check_key
 from jnn.data.datasets import Dataset
-from jnn.static.mlp import MLP
+from jnn.static.backprop.mlp import MLP
 from jnn.train import (
     classification_loss,
     fit,
@@ -158,7 +158,7 @@ def rbf_model(
     ``n_centers`` defaults to one centre per 4 training examples (at most 300);
     for classification the output is the arg-max of the ``K`` linear outputs.
     """
-    from jnn.static.rbf import rbf_fit, rbf_predict
+    from jnn.static.radial.rbf import rbf_fit, rbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
         regression = dataset.info["task"] == "regression"
@@ -195,7 +195,7 @@ def pnn_model(sigmas: Sequence[float] = tuple(np.geomspace(0.1, 10.0, 15))):
     Its parameter count is the stored training inputs (``n * d``): a PNN
     memorises the training set.
     """
-    from jnn.static.pnn import pnn_fit, pnn_predict, pnn_select_sigma
+    from jnn.static.radial.pnn import pnn_fit, pnn_predict, pnn_select_sigma
 
     def for_dataset(dataset: Dataset) -> ModelFit:
         if dataset.info["task"] == "regression":
@@ -226,7 +226,7 @@ def prbf_model(
     ``n_kernels`` defaults to one kernel per 3 training examples (at most
     400); the variance floor suits standardised inputs.
     """
-    from jnn.static.prbf import prbf_fit, prbf_predict
+    from jnn.static.radial.prbf import prbf_fit, prbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
         if dataset.info["task"] == "regression":

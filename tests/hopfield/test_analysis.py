@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import jnn.hopfield as hop
-from jnn.hopfield import analysis
+from jnn.hopfield.discrete import analysis
 
 KEY = jax.random.key(0)
 N = 100

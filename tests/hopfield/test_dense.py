@@ -1,4 +1,4 @@
-"""Tests of jnn.hopfield.dense: dense associative memory and modern Hopfield nets."""
+"""Tests of jnn.hopfield.discrete.dense: dense associative memory, modern Hopfield."""
 
 import chex
 import flax.linen as nn
@@ -64,8 +64,8 @@ def test_dense_recall_matches_numpy_loops(n, interaction, m):
 
 
 def test_dense_n2_is_the_classical_hebbian_recall():
-    from jnn.hopfield.dhnn import recall
-    from jnn.hopfield.rules import hebbian
+    from jnn.hopfield.discrete.dhnn import recall
+    from jnn.hopfield.discrete.rules import hebbian
 
     # N = 32: W = k/N is exact in float32, so ties h_i = 0 (-> +1) match exactly;
     # at other N the rounding of W decides ties either way.

@@ -19,7 +19,7 @@ from jnn.hopfield import (
     storkey,
     to_binary,
 )
-from jnn.hopfield.dhnn import _recall
+from jnn.hopfield.discrete.dhnn import _recall
 from tests.conftest import load
 
 N = 8  # fixed shape of the property tests: one compilation each

@@ -19,7 +19,7 @@ from jnn.hopfield import (
     recall,
     simulate,
 )
-from jnn.hopfield.robustness import _study
+from jnn.hopfield.continuous.robustness import _study
 
 GAIN = 4.0
 

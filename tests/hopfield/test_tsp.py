@@ -35,7 +35,7 @@ from jnn.hopfield import (
 from jnn.hopfield import (
     solve_tsp as solve,
 )
-from jnn.hopfield.tsp_potts import _sweep
+from jnn.hopfield.problems.tsp_potts import _sweep
 
 
 def instance(seed: int, n: int) -> np.ndarray:

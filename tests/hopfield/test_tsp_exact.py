@@ -14,10 +14,10 @@ from jnn.hopfield import (
     held_karp,
     random_tsp,
     tour_length,
-    tsp_exact,
     two_opt,
     validate_distances,
 )
+from jnn.hopfield.problems import tsp_exact
 
 
 def numpy_length(d, tour):

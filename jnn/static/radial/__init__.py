@@ -1,0 +1,1 @@
+"""Radial-basis and probabilistic networks (S4, S5, S8): RBF, PRBF, PNN."""
