@@ -7,11 +7,23 @@ Public API:
   epoch_indices, take, batches, n_batches  mini-batching used by the engine
   load_tsplib(path_or_name) -> TSPInstance TSPLIB95 symmetric TSP (bundled or a file)
   load_tour(path), tsplib_instances()      .opt.tour reader (0-based), bundled names
+  adding_problem, copy_task (key-driven)   long-range memory tasks (+ their baselines)
+  mnist_rows(...) -> Dataset               MNIST as 28 steps of 28-pixel rows
+  load_text(name_or_path) -> TextCorpus    character corpus (Tiny Shakespeare shipped),
+                                           Vocabulary encode/decode, next_token_stream
 """
 
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
 from jnn.data.graphs import GraphData, load_karate_club
+from jnn.data.sequences import (
+    ADDING_BASELINE_MSE,
+    adding_problem,
+    copy_task,
+    copy_task_baseline,
+    mnist_rows,
+)
+from jnn.data.text import TEXTS, TextCorpus, Vocabulary, load_text, next_token_stream
 from jnn.data.tsplib import TSPInstance, load_tour, load_tsplib, tsplib_instances
 
 __all__ = [
@@ -28,3 +40,11 @@ __all__ = [
     "take",
 ]
 __all__ += ["TSPInstance", "load_tour", "load_tsplib", "tsplib_instances"]
+__all__ += [
+    "ADDING_BASELINE_MSE",
+    "adding_problem",
+    "copy_task",
+    "copy_task_baseline",
+    "mnist_rows",
+]
+__all__ += ["TEXTS", "TextCorpus", "Vocabulary", "load_text", "next_token_stream"]
