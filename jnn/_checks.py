@@ -171,3 +171,15 @@ def check_interval(
         raise ValueError(
             f"`{name}` must be a finite number in {interval}; got {value}."
         )
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raise a ``TypeError`` unless ``value`` is True or False (not a truthy value)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False; got {value!r}.")
+
+
+def check_callable(value: Any, name: str, expected: str) -> None:
+    """Raise a ``TypeError`` unless ``value`` is callable; ``expected`` says what."""
+    if not callable(value):
+        raise TypeError(f"`{name}` must be {expected}; got {type(value).__name__}.")

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array
+from jnn._checks import check_array, check_key
 from jnn.train import Context
 from jnn.train.learner import Batch, LossFn, PyTree
 
@@ -46,7 +46,22 @@ def affine_warp(image: jax.Array, matrix: jax.Array, offset: jax.Array) -> jax.A
 
     Returns:
       ``(H, W, C)`` warped image.
+
+    Raises:
+      TypeError: non-float arrays.
+      ValueError: wrong shapes, or (when concrete) NaN or infinite values.
     """
+    check_array(image, "image", ndim=3, kind="f")
+    for name, value, shape in (("matrix", matrix, (2, 2)), ("offset", offset, (2,))):
+        check_array(value, name, ndim=len(shape), kind="f")
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"`{name}` must have shape {shape}; got {tuple(value.shape)}."
+            )
+    return _affine_warp(image, matrix, offset)
+
+
+def _affine_warp(image: jax.Array, matrix: jax.Array, offset: jax.Array):
     height, width, _ = image.shape
     rows, cols = jnp.meshgrid(
         jnp.arange(height, dtype=image.dtype),
@@ -130,6 +145,7 @@ def random_affine(
       >>> distort(jax.random.key(0), jnp.zeros((4, 32, 32, 1))).shape
       (4, 32, 32, 1)
     """
+    check_key(key)
     check_array(images, "images", ndim=4, kind="f")
     _check_distortion(
         max_rotation_deg=max_rotation_deg,
@@ -148,7 +164,7 @@ def _random_affine(key: jax.Array, images: jax.Array, limits: tuple) -> jax.Arra
     def one(k, image):
         matrix, offset = _draw_inverse_map(k, image.shape, *limits)
         dtype = image.dtype
-        return affine_warp(image, matrix.astype(dtype), offset.astype(dtype))
+        return _affine_warp(image, matrix.astype(dtype), offset.astype(dtype))
 
     keys = jax.random.split(key, images.shape[0])
     return jax.vmap(one)(keys, images)
@@ -184,6 +200,8 @@ def augmented_loss(
         raise TypeError(f"`loss` must be callable; got {type(loss).__name__}.")
     if not callable(augment):
         raise TypeError(f"`augment` must be callable; got {type(augment).__name__}.")
+    if not isinstance(input_key, str):
+        raise TypeError(f"`input_key` must be a string; got {input_key!r}.")
 
     def wrapped(params: PyTree, batch: Batch, ctx: Context | None):
         if ctx is None or not ctx.train or ctx.key is None:

@@ -23,9 +23,9 @@ from jnn._checks import check_positive_float, check_positive_int
 from jnn.cnn.layers import (
     NORMS,
     GroupConv,
-    avg_pool,
-    channel_shuffle,
-    check_rank4,
+    _avg_pool,
+    _channel_shuffle,
+    check_block_input,
     normalization,
 )
 
@@ -65,12 +65,17 @@ class InvertedResidual(nn.Module):
         check_positive_float(self.expansion, "expansion")
         check_positive_int(self.strides, "strides")
         _check_norm(self.norm)
+        if not callable(self.activation):
+            raise TypeError(
+                f"`activation` must be a function such as nn.relu6; "
+                f"got {self.activation!r}."
+            )
         super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
-        check_rank4(x, "x", "InvertedResidual")
+        check_block_input(self, x, "InvertedResidual")
         c = x.shape[-1]
         hidden = max(1, int(round(c * self.expansion)))
         bias = self.norm == "none"
@@ -126,48 +131,66 @@ class ShuffleUnit(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Map ``x: (N, H, W, C)`` to ``(N, H/s, W/s, features)``."""
-        check_rank4(x, "x", "ShuffleUnit")
+        check_block_input(self, x, "ShuffleUnit")
         c = x.shape[-1]
+        check_shuffle_unit(
+            self.features, self.groups, self.strides, self.first_group, c
+        )
         out = self.features - c if self.strides == 2 else self.features
-        if self.strides == 1 and c != self.features:
-            raise ValueError(
-                f"a stride-1 ShuffleUnit adds its input: `features` must equal the "
-                f"input channels {c}; got {self.features}."
-            )
-        if out <= 0:
-            raise ValueError(
-                f"a stride-2 ShuffleUnit needs `features` > input channels {c}; "
-                f"got {self.features}."
-            )
         mid, bias = self.features // 4, self.norm == "none"
         g1 = 1 if self.first_group else self.groups
-        self._check_groups(c, mid, out)
         h = GroupConv(mid, 1, g1, use_bias=bias, name="compress")(x)
         h = nn.relu(normalization(self.norm, self.train, "compress_norm")(h))
-        h = channel_shuffle(h, self.groups) if g1 > 1 else h
+        h = _channel_shuffle(h, self.groups) if g1 > 1 else h
         h = GroupConv(mid, 3, mid, self.strides, bias, name="depthwise")(h)
         h = normalization(self.norm, self.train, "depthwise_norm")(h)
         h = GroupConv(out, 1, self.groups, use_bias=bias, name="expand")(h)
         h = normalization(self.norm, self.train, "expand_norm")(h)
         if self.strides == 1:
             return nn.relu(x + h)
-        pooled = avg_pool(x, 3, 2, padding=((1, 1), (1, 1)))
+        pooled = _avg_pool(x, 3, 2, padding=((1, 1), (1, 1)))
         return nn.relu(jnp.concatenate([pooled, h], axis=-1))
 
-    def _check_groups(self, channels: int, mid: int, out: int) -> None:
-        """Refuse a ``groups`` that does not divide the widths it splits."""
-        g, f = self.groups, self.features
-        widths = [(f"the bottleneck width features // 4 = {mid}", mid)]
-        if self.strides == 2:
-            widths.append((f"the branch width features - input channels = {out}", out))
-        else:
-            widths.append((f"features = {f}", f))
-        if not self.first_group:
-            widths.append((f"the input channels {channels}", channels))
-        bad = [what for what, n in widths if n % g]
-        if bad:
-            raise ValueError(
-                f"ShuffleUnit(features={f}, groups={g}): `groups` must divide "
-                + " and ".join(bad)
-                + "."
-            )
+
+def check_shuffle_unit(
+    features: int,
+    groups: int,
+    strides: int,
+    first_group: bool,
+    channels: int,
+    where: str = "",
+) -> None:
+    """Refuse a :class:`ShuffleUnit` that cannot map ``channels`` inputs.
+
+    A stride-1 unit adds its input (``features == channels``); a stride-2
+    unit concatenates it (``features > channels``); ``groups`` must divide the
+    widths its group convs split. Static shapes only, so a network can check
+    all its units when it is built (``where`` prefixes the message).
+    """
+    g, f = groups, features
+    if strides == 1 and channels != f:
+        raise ValueError(
+            f"{where}a stride-1 ShuffleUnit adds its input: `features` must equal "
+            f"the input channels {channels}; got {f}."
+        )
+    out = f - channels if strides == 2 else f
+    if out <= 0:
+        raise ValueError(
+            f"{where}a stride-2 ShuffleUnit needs `features` > input channels "
+            f"{channels}; got {f}."
+        )
+    mid = f // 4
+    widths = [(f"the bottleneck width features // 4 = {mid}", mid)]
+    if strides == 2:
+        widths.append((f"the branch width features - input channels = {out}", out))
+    else:
+        widths.append((f"features = {f}", f))
+    if not first_group:
+        widths.append((f"the input channels {channels}", channels))
+    bad = [what for what, n in widths if n % g]
+    if bad:
+        raise ValueError(
+            f"{where}ShuffleUnit(features={f}, groups={g}): `groups` must divide "
+            + " and ".join(bad)
+            + "."
+        )

@@ -30,13 +30,15 @@ XLA counts about 3.7 x its 326,520 MACs there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jnn._checks import check_positive_int
 
 NORM_TYPES = (nn.BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
@@ -157,6 +159,16 @@ def count(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a flax.linen Module; got {type(model)}.")
+    if not isinstance(input_shape, Sequence) or isinstance(input_shape, str):
+        raise TypeError(
+            "`input_shape` must be a tuple of positive ints such as (1, 28, 28, 1); "
+            f"got {input_shape!r}."
+        )
+    if variables is not None and not isinstance(variables, Mapping):
+        raise TypeError(
+            "`variables` must be a dict of collections such as {'params': ...} "
+            f"(or None); got {type(variables).__name__}."
+        )
     shape = tuple(input_shape)
     if not shape or not all(
         isinstance(s, int | np.integer) and not isinstance(s, bool) and s > 0
@@ -202,7 +214,17 @@ def count(
 
 
 def format_report(report: CostReport, *, max_layers: int | None = None) -> str:
-    """A plain-text table of ``report`` (name, kind, output, params, MACs)."""
+    """A plain-text table of ``report`` (name, kind, output, params, MACs).
+
+    Args:
+      report: a :class:`CostReport` from :func:`count`.
+      max_layers: show only the first ``max_layers`` layers (None: all).
+    """
+    if not isinstance(report, CostReport):
+        raise TypeError(
+            f"`report` must be a CostReport from count(); got {type(report).__name__}."
+        )
+    check_positive_int(max_layers, "max_layers", allow_none=True)
     rows = report.layers if max_layers is None else report.layers[:max_layers]
     lines = [
         f"{'layer':40s} {'kind':11s} {'output':>18s} {'params':>10s} {'MACs':>13s}"

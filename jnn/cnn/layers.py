@@ -62,6 +62,10 @@ def check_images(
       ValueError: rank is not 4, a size differs from the expected one, or
         (when concrete) a pixel is NaN or infinite.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a string; got {name!r}.")
+    for side, value in (("height", height), ("width", width), ("channels", channels)):
+        check_positive_int(value, side, allow_none=True)
     check_array(x, name, kind="f")
     if len(x.shape) != 4:
         raise ValueError(
@@ -96,6 +100,69 @@ def check_rank4(x, name: str, owner: str) -> None:
             f"`{name}` of {owner} must have shape (batch, height, width, channels) "
             f"(NHWC); got shape {tuple(x.shape)}."
         )
+
+
+def check_block_input(module: nn.Module, x, owner: str, name: str = "x") -> None:
+    """Check a layer's NHWC input on its static shape and dtype.
+
+    Rank 4 and a floating dtype always (free at trace time); a layer called
+    by the user (top level, not inside another module) also checks that the
+    batch is non-empty and, when concrete, finite (:func:`check_images`).
+    Inside a model only the model checks values, once.
+
+    Raises:
+      TypeError: not an array, or not floating.
+      ValueError: rank not 4; at top level an empty batch or NaN/inf values.
+    """
+    check_rank4(x, name, owner)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"`{name}` of {owner} must have a floating dtype; got {x.dtype}."
+        )
+    if not isinstance(module.parent, nn.Module):
+        check_array(x, name, ndim=4, kind="f")
+
+
+def check_padding(padding, name: str = "padding") -> None:
+    """``"VALID"``, ``"SAME"`` or ``((top, bottom), (left, right))`` of ints >= 0."""
+    if isinstance(padding, str):
+        if padding not in ("VALID", "SAME"):
+            raise ValueError(
+                f"`{name}` must be 'VALID', 'SAME' or ((top, bottom), (left, "
+                f"right)); got {padding!r}."
+            )
+        return
+    if not isinstance(padding, tuple | list):
+        raise TypeError(
+            f"`{name}` must be 'VALID', 'SAME' or ((top, bottom), (left, right)); "
+            f"got {padding!r}."
+        )
+    if len(padding) != 2 or any(
+        not isinstance(p, tuple | list) or len(p) != 2 for p in padding
+    ):
+        raise ValueError(
+            f"`{name}` must be two (low, high) pairs, ((top, bottom), (left, "
+            f"right)); got {padding!r}."
+        )
+    for pair in padding:
+        for p in pair:
+            if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 0:
+                raise ValueError(f"`{name}` must hold ints >= 0; got {padding!r}.")
+
+
+def _check_fits(x, window, padding, name: str) -> None:
+    """A ``window`` that fits in ``x``'s (padded) height and width."""
+    if padding == "SAME":
+        return
+    pads = ((0, 0), (0, 0)) if padding == "VALID" else padding
+    for axis, k, (low, high) in zip(("height", "width"), window, pads, strict=True):
+        size = x.shape[1 if axis == "height" else 2]
+        if k > size + low + high:
+            raise ValueError(
+                f"`{name}` {tuple(window)} does not fit in the input's {axis} "
+                f"{size} (padding {low} + {high}): the output would be empty; "
+                f"got input shape {tuple(x.shape)}."
+            )
 
 
 def check_size(value, name: str) -> None:
@@ -150,8 +217,34 @@ def conv2d(x, kernel, bias=None, *, strides=1, padding="VALID", groups: int = 1)
       ``(N, H_out, W_out, D)`` with ``H_out = (H + pad - k_h) // s + 1``.
     """
     check_rank4(x, "x", "conv2d")
+    check_array(x, "x", kind="f")
     check_size(strides, "strides")
+    check_padding(padding)
     check_positive_int(groups, "groups")
+    channels = x.shape[-1]
+    if channels % groups:
+        raise ValueError(f"`groups`={groups} must divide the channels C={channels}.")
+    check_array(kernel, "kernel", ndim=4, kind="f")
+    kh, kw, per_group, features = kernel.shape
+    if per_group * groups != channels or features % groups:
+        raise ValueError(
+            f"`kernel` must have shape (k_h, k_w, C / groups, D) = (k_h, k_w, "
+            f"{channels // groups}, D) with `groups`={groups} dividing D; got "
+            f"{tuple(kernel.shape)}."
+        )
+    _check_fits(x, (kh, kw), padding, "kernel")
+    if bias is not None:
+        check_array(bias, "bias", ndim=1, kind="f")
+        if bias.shape != (features,):
+            raise ValueError(
+                f"`bias` must have shape ({features},) (one per output channel); "
+                f"got {tuple(bias.shape)}."
+            )
+    return _conv2d(x, kernel, bias, strides=strides, padding=padding, groups=groups)
+
+
+def _conv2d(x, kernel, bias=None, *, strides=1, padding="VALID", groups: int = 1):
+    """:func:`conv2d` without the checks (inside modules)."""
     out = jax.lax.conv_general_dilated(
         x,
         kernel,
@@ -176,21 +269,32 @@ def avg_pool(x, window: int = 2, strides: int | None = None, padding="VALID"):
       ``(N, H_out, W_out, C)`` means over each window.
     """
     s = window if strides is None else strides
-    _check_pool(x, window, s, "avg_pool")
-    return nn.avg_pool(x, _pair(window), _pair(s), padding)
+    _check_pool(x, window, s, padding, "avg_pool")
+    return _avg_pool(x, window, s, padding)
+
+
+def _avg_pool(x, window, strides, padding="VALID"):
+    return nn.avg_pool(x, _pair(window), _pair(strides), padding)
 
 
 def max_pool(x, window: int = 2, strides: int | None = None, padding="VALID"):
     """Max pooling over ``window x window`` (same arguments as :func:`avg_pool`)."""
     s = window if strides is None else strides
-    _check_pool(x, window, s, "max_pool")
-    return nn.max_pool(x, _pair(window), _pair(s), padding)
+    _check_pool(x, window, s, padding, "max_pool")
+    return _max_pool(x, window, s, padding)
 
 
-def _check_pool(x, window, strides, owner: str) -> None:
+def _max_pool(x, window, strides, padding="VALID"):
+    return nn.max_pool(x, _pair(window), _pair(strides), padding)
+
+
+def _check_pool(x, window, strides, padding, owner: str) -> None:
     check_rank4(x, "x", owner)
+    check_array(x, "x", kind="f")
     check_size(window, "window")
     check_size(strides, "strides")
+    check_padding(padding)
+    _check_fits(x, _pair(window), padding, "window")
 
 
 def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
@@ -208,10 +312,15 @@ def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
       ValueError: ``x`` is not NHWC, or ``groups`` does not divide ``C``.
     """
     check_rank4(x, "x", "channel_shuffle")
+    check_array(x, "x", kind="n")
     check_positive_int(groups, "groups")
+    if x.shape[-1] % groups:
+        raise ValueError(f"`groups`={groups} must divide the channels C={x.shape[-1]}.")
+    return _channel_shuffle(x, groups)
+
+
+def _channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
     n, h, w, c = x.shape
-    if c % groups:
-        raise ValueError(f"`groups`={groups} must divide the channels C={c}.")
     x = x.reshape(n, h, w, groups, c // groups)
     return jnp.swapaxes(x, 3, 4).reshape(n, h, w, c)
 
@@ -312,12 +421,17 @@ class GroupConv(nn.Module):
         check_size(self.kernel_size, "kernel_size")
         check_positive_int(self.groups, "groups")
         check_size(self.strides, "strides")
+        if not callable(self.kernel_init):
+            raise TypeError(
+                "`kernel_init` must be an initialiser such as "
+                f"nn.initializers.lecun_normal(); got {self.kernel_init!r}."
+            )
         super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Apply the group convolution to ``x: (N, H, W, C)``."""
-        check_rank4(x, "x", "GroupConv")
+        check_block_input(self, x, "GroupConv")
         c, g = x.shape[-1], self.groups
         _check_groups(c, self.features, g)
         k, s = _pair(self.kernel_size), _pair(self.strides)
@@ -370,7 +484,7 @@ class SeparableConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Apply depthwise then pointwise convolution to ``x: (N, H, W, C)``."""
-        check_rank4(x, "x", "SeparableConv")
+        check_block_input(self, x, "SeparableConv")
         c = x.shape[-1]
         depthwise = GroupConv(
             c, self.kernel_size, c, self.strides, self.use_bias, name="depthwise"
@@ -387,7 +501,7 @@ class GlobalAvgPool(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Mean over the spatial axes."""
-        check_rank4(x, "x", "GlobalAvgPool")
+        check_block_input(self, x, "GlobalAvgPool")
         return jnp.mean(x, axis=(1, 2))
 
 

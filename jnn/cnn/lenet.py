@@ -56,13 +56,14 @@ variant has no pooling parameters: 60,806 (table) and 61,706 (full).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import is_concrete
+from jnn._checks import check_array, check_positive_int
 from jnn.cnn._fastconv import (
     PoolPhaseConv,
     PoolPhases,
@@ -71,7 +72,13 @@ from jnn.cnn._fastconv import (
     conv_pool_phases,
     sum_pool_2x2,
 )
-from jnn.cnn.layers import check_images, conv2d, max_pool
+from jnn.cnn.layers import (
+    _conv2d,
+    _max_pool,
+    check_block_input,
+    check_images,
+    check_rank4,
+)
 from jnn.cnn.rbf_output import EuclideanRBF
 
 #: Squashing function constants of the paper (Appendix A): f(a) = A tanh(S a).
@@ -118,7 +125,17 @@ def resolve_conv_path(conv_path: str, backend: str | None = None) -> str:
 
 
 def squash(a: jax.Array) -> jax.Array:
-    r"""The paper's sigmoid :math:`f(a) = A \tanh(S a)`, A = 1.7159, S = 2/3."""
+    r"""The paper's sigmoid :math:`f(a) = A \tanh(S a)`, A = 1.7159, S = 2/3.
+
+    Raises:
+      TypeError: ``a`` is not a float array.
+      ValueError: (when concrete) NaN or infinite entries.
+    """
+    check_array(a, "a", kind="f")
+    return _squash(a)
+
+
+def _squash(a: jax.Array) -> jax.Array:
     return SQUASH_A * jnp.tanh(SQUASH_S * a)
 
 
@@ -154,7 +171,7 @@ def pad_mnist(x, *, fill: float | None = None) -> jax.Array:
     Raises:
       ValueError: another shape, or non-finite pixels.
     """
-    if not hasattr(x, "shape"):
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise TypeError(f"`x` must be an array; got {type(x).__name__}.")
     n = x.shape[0] if x.ndim >= 1 else 0
     if tuple(x.shape[1:]) not in ((28, 28, 1), (28, 28), (784,)) or n == 0:
@@ -162,9 +179,13 @@ def pad_mnist(x, *, fill: float | None = None) -> jax.Array:
             "`x` must be MNIST images of shape (n, 28, 28, 1), (n, 28, 28) or "
             f"(n, 784) with n > 0; got {tuple(x.shape)}."
         )
+    check_array(x, "x", kind="n")
+    if fill is not None:
+        if isinstance(fill, bool) or not isinstance(fill, int | float | np.number):
+            raise TypeError(f"`fill` must be a number or None; got {fill!r}.")
+        if not np.isfinite(fill):
+            raise ValueError(f"`fill` must be finite; got {fill}.")
     x = jnp.asarray(x, jnp.float32).reshape(n, 28, 28, 1)
-    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
-        raise ValueError("`x` contains NaN or infinite pixels.")
     value = jnp.min(x) if fill is None else jnp.float32(fill)
     return jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=value)
 
@@ -188,6 +209,13 @@ class Subsampling(nn.Module):
         ``x`` is NHWC maps (or the maps of :class:`LeNet5`'s fast CPU path,
         stored by pooling window).
         """
+        if not isinstance(x, PoolPhases):
+            check_block_input(self, x, "Subsampling")
+            if x.shape[1] % 2 or x.shape[2] % 2:
+                raise ValueError(
+                    "`x` of Subsampling must have an even height and width (2x2 "
+                    f"windows, stride 2); got shape {tuple(x.shape)}."
+                )
         channels = x.shape[-1]
         coefficient = self.param(
             "coefficient", nn.initializers.constant(0.25), (channels,)
@@ -223,6 +251,28 @@ class ConnectionTableConv(nn.Module):
     kernel_size: int = 5
     paper_init: bool = True
 
+    def __post_init__(self) -> None:
+        table = self.table
+        if table is None or not hasattr(table, "shape") or not hasattr(table, "dtype"):
+            raise TypeError(
+                f"`table` must be a (C_in, C_out) bool array; got {table!r}."
+            )
+        if np.asarray(table).dtype.kind not in "biu":
+            raise TypeError(f"`table` must hold bools (or 0/1); got {table.dtype}.")
+        t = np.asarray(table)
+        if t.ndim != 2 or t.size == 0 or not np.all((t == 0) | (t == 1)):
+            raise ValueError(
+                f"`table` must be a non-empty (C_in, C_out) 0/1 matrix; got shape "
+                f"{t.shape}."
+            )
+        if not np.all(t.any(axis=0)):
+            raise ValueError(
+                "`table` must connect every output map to at least one input map; "
+                f"columns {np.flatnonzero(~t.any(axis=0)).tolist()} are empty."
+            )
+        check_positive_int(self.kernel_size, "kernel_size")
+        super().__post_init__()
+
     def kernel_init(self, key, shape, dtype=jnp.float32):
         """Per-connection init with the fan-in of the output map it feeds."""
         rows, cols = np.nonzero(np.asarray(self.table))
@@ -256,8 +306,15 @@ class ConnectionTableConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Scatter the used kernels into a full kernel and convolve."""
+        check_block_input(self, x, type(self).__name__)
+        k = self.kernel_size
+        if k > x.shape[1] or k > x.shape[2]:
+            raise ValueError(
+                f"`kernel_size` {k} does not fit in the input's {x.shape[1]}x"
+                f"{x.shape[2]} maps (a VALID convolution)."
+            )
         full, bias = self._full_kernel(x.shape[-1])
-        return conv2d(x, full, bias)
+        return _conv2d(x, full, bias)
 
 
 class _TablePhaseConv(ConnectionTableConv):
@@ -269,6 +326,7 @@ class _TablePhaseConv(ConnectionTableConv):
     @nn.compact
     def __call__(self, x: jax.Array) -> PoolPhases:
         """Convolve as one product per chunk, outputs grouped by pooling window."""
+        check_rank4(x, "x", "ConnectionTableConv")
         full, bias = self._full_kernel(x.shape[-1])
         return conv_pool_phases(x, full).add_bias(bias)
 
@@ -322,7 +380,9 @@ class LeNet5(nn.Module):
         if self.c3 not in C3_OPTIONS:
             raise ValueError(f"`c3` must be one of {C3_OPTIONS}; got {self.c3!r}.")
         n = self.num_classes
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer):
+            raise TypeError(f"`num_classes` must be an int >= 2; got {n!r}.")
+        if n < 2:
             raise ValueError(f"`num_classes` must be an int >= 2; got {n!r}.")
         if self.output not in OUTPUTS:
             raise ValueError(f"`output` must be one of {OUTPUTS}; got {self.output!r}.")
@@ -338,9 +398,9 @@ class LeNet5(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Map ``(batch, 32, 32, 1)`` images to ``(batch, num_classes)`` outputs."""
-        check_images(x, height=32, width=32, channels=1)
+        check_images(x, height=32, width=32, channels=1, name="x")
         paper = self.variant == "paper"
-        act = squash if paper else nn.relu
+        act = _squash if paper else nn.relu
         init = fan_in_uniform() if paper else nn.initializers.he_normal()
         fast = resolve_conv_path(self.conv_path) == "fast"
         features = self._fast_c1_to_s4 if fast else self._reference_c1_to_s4
@@ -375,7 +435,7 @@ class LeNet5(nn.Module):
                 self.sow("intermediates", maps, act(a))  # F = g(a)
             if paper:
                 return act(subsampling(act(a)))
-            return act(max_pool(a, 2))  # relu(max(a)) == max(relu(a))
+            return act(_max_pool(a, 2, 2))  # relu(max(a)) == max(relu(a))
 
         return act_pool(c3(act_pool(c1(x), "C1_maps", s2)), "C3_maps", s4)
 
@@ -415,7 +475,23 @@ def parameter_counts(params) -> dict[str, int]:
 
     Returns:
       ``{"C1": 156, "S2": 12, ..., "total": 60850}``.
+
+    Raises:
+      TypeError: ``params`` is not a dict of layers holding arrays.
+      ValueError: ``params`` is empty.
     """
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            "`params` must be a dict {layer: parameters}, e.g. "
+            f"model.init(key, x)['params']; got {type(params).__name__}."
+        )
+    if not params:
+        raise ValueError("`params` must hold at least one layer; got {}.")
+    for name, sub in params.items():
+        if not all(hasattr(leaf, "shape") for leaf in jax.tree.leaves(sub)):
+            raise TypeError(
+                f"`params[{name!r}]` must hold arrays (or their shapes); got {sub!r}."
+            )
     counts = {
         name: int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(sub)))
         for name, sub in params.items()

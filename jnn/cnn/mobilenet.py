@@ -40,6 +40,14 @@ IMAGENET_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
 )
 
 
+def _check_settings(settings) -> None:
+    if not isinstance(settings, tuple | list) or not settings:
+        raise TypeError(
+            "`settings` must be a non-empty tuple of (t, c, n, s) rows; "
+            f"got {settings!r}."
+        )
+
+
 class MobileNetV2(nn.Module):
     """MobileNetV2: stem conv, inverted-residual stages, 1x1 conv, GAP, linear.
 
@@ -85,8 +93,9 @@ class MobileNetV2(nn.Module):
         if self.head not in ("gap", "flatten"):
             raise ValueError(f"`head` must be 'gap' or 'flatten'; got {self.head!r}.")
         check_positive_int(self.num_classes, "num_classes")
+        _check_settings(self.settings)
         for i, row in enumerate(self.settings):
-            if len(row) != 4:
+            if not isinstance(row, tuple | list) or len(row) != 4:
                 raise ValueError(
                     "`settings` rows must be (t, c, n, s): expansion, channels, "
                     f"repeats, stride; got {row!r}."
@@ -187,6 +196,7 @@ def mobilenet_v2_mnist(
       A :class:`MobileNetV2` expecting ``(N, image_size, image_size, 1)``.
     """
     check_positive_int(image_size, "image_size")
+    _check_settings(settings)
     return MobileNetV2(
         num_classes=num_classes,
         width_multiplier=width_multiplier,

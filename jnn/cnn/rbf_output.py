@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array, check_positive_float
+from jnn.train.losses import _checker
 from jnn.train.modules import Context, apply_model
 
 # Fig. 3 of the paper draws the RBF codes of the whole ASCII set on 7x12
@@ -95,6 +96,11 @@ class EuclideanRBF(nn.Module):
 
     centres: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        if self.centres is not None:
+            check_array(self.centres, "centres", ndim=2, kind="n")
+        super().__post_init__()
+
     def weights(self) -> np.ndarray:
         """The ``(n_classes, d)`` centres as a float32 NumPy array."""
         if self.centres is None:
@@ -105,12 +111,20 @@ class EuclideanRBF(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         """Squared distances of ``x: (batch, d)`` to every centre."""
         w = self.weights()
-        if w.ndim != 2 or x.ndim != 2 or x.shape[-1] != w.shape[1]:
-            raise ValueError(
-                f"EuclideanRBF maps (batch, {w.shape[-1]}) inputs to "
-                f"{w.shape[0]} penalties (`centres` {w.shape}); got input shape "
-                f"{tuple(x.shape)}."
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"`x` of EuclideanRBF must be an array; got {x!r}.")
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(
+                f"`x` of EuclideanRBF must have a floating dtype; got {x.dtype}."
             )
+        if x.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"`x` of EuclideanRBF must have shape (batch, {w.shape[-1]}) (it "
+                f"maps them to {w.shape[0]} penalties, `centres` {w.shape}); got "
+                f"input shape {tuple(x.shape)}."
+            )
+        if not isinstance(self.parent, nn.Module):
+            check_array(x, "x", kind="f")
         diff = x[:, None, :] - jnp.asarray(w, x.dtype)[None, :, :]
         return jnp.sum(diff * diff, axis=-1)
 
@@ -157,7 +171,12 @@ def rbf_map_loss(
       ValueError: ``j`` not a finite number > 0, or ``model`` is a LeNet-5
         whose output layer is not ``"rbf"`` (its outputs are logits).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`model` must be a flax.linen Module; got {type(model)}.")
     check_positive_float(j, "j")
+    for name, value in (("input_key", input_key), ("target_key", target_key)):
+        if not isinstance(value, str):
+            raise TypeError(f"`{name}` must be a string; got {value!r}.")
     output = getattr(model, "output", None)
     if type(model).__name__ == "LeNet5" and output != "rbf":
         raise ValueError(
@@ -173,19 +192,8 @@ def rbf_map_loss(
         accuracy = jnp.mean(jnp.argmin(penalties, axis=-1) == labels)
         return value, {"accuracy": accuracy}, model_state
 
-    def check(data, name: str) -> None:
-        for entry in (input_key, target_key):
-            if entry not in data:
-                raise ValueError(
-                    f"`{name}` has no entry {entry!r} (the loss reads "
-                    f"{input_key!r} and {target_key!r}); it has {sorted(data)}."
-                )
-        check_array(data[target_key], f"{name}[{target_key!r}]", kind="i")
-        if len(data[target_key].shape) != 1:
-            raise ValueError(
-                f"`{name}[{target_key!r}]` must hold one integer class label per "
-                f"example, shape (n,); got {tuple(data[target_key].shape)}."
-            )
+    # the entries, integer (n,) labels, each in [0, n_classes)
+    check = _checker(input_key, target_key, "i", model)
 
     loss.check = check
     return loss

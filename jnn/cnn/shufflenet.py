@@ -19,14 +19,14 @@ import flax.linen as nn
 import jax
 
 from jnn._checks import check_positive_float, check_positive_int
-from jnn.cnn.blocks import ShuffleUnit
+from jnn.cnn.blocks import ShuffleUnit, check_shuffle_unit
 from jnn.cnn.layers import (
     NORMS,
     GlobalAvgPool,
     GroupConv,
+    _max_pool,
     check_images,
     check_input_size,
-    max_pool,
     normalization,
 )
 
@@ -87,10 +87,16 @@ class ShuffleNetV1(nn.Module):
         check_positive_int(self.groups, "groups")
         check_positive_float(self.width_multiplier, "width_multiplier")
         check_positive_int(self.num_classes, "num_classes")
-        for c in self.stage_channels or ():
-            check_positive_int(c, "stage_channels")
-        for n in self.stage_repeats:
-            check_positive_int(n, "stage_repeats")
+        for name in ("stage_channels", "stage_repeats"):
+            value = getattr(self, name)
+            if value is None and name == "stage_channels":
+                continue
+            if not isinstance(value, tuple | list):
+                raise TypeError(
+                    f"`{name}` must be a tuple of positive ints; got {value!r}."
+                )
+            for c in value:
+                check_positive_int(c, name)
         check_positive_int(self.stem_features, "stem_features")
         check_positive_int(self.stem_strides, "stem_strides")
         check_positive_int(self.in_channels, "in_channels")
@@ -107,6 +113,20 @@ class ShuffleNetV1(nn.Module):
             )
         if self.head not in ("gap", "flatten"):
             raise ValueError(f"`head` must be 'gap' or 'flatten'; got {self.head!r}.")
+        channels = self.stem_features  # every unit checked now, not at init
+        for i, (width, n) in enumerate(
+            zip(self.widths(), self.stage_repeats, strict=True)
+        ):
+            for j in range(n):
+                check_shuffle_unit(
+                    width,
+                    self.groups,
+                    2 if j == 0 else 1,
+                    i == 0 and j == 0,
+                    channels,
+                    where=f"ShuffleNetV1 stage {i + 2}, unit {j}: ",
+                )
+                channels = width
         super().__post_init__()
 
     def widths(self) -> tuple[int, ...]:
@@ -138,7 +158,7 @@ class ShuffleNetV1(nn.Module):
         )(images)
         x = nn.relu(normalization(self.norm, train, "stem_norm")(x))
         if self.stem_pool:
-            x = max_pool(x, 3, 2, padding=((1, 1), (1, 1)))
+            x = _max_pool(x, 3, 2, padding=((1, 1), (1, 1)))
         for i, (c, n) in enumerate(zip(self.widths(), self.stage_repeats, strict=True)):
             for j in range(n):
                 x = ShuffleUnit(
@@ -193,6 +213,14 @@ def shufflenet_v1_mnist(
       A :class:`ShuffleNetV1` expecting ``(N, image_size, image_size, 1)``.
     """
     check_positive_int(image_size, "image_size")
+    for name, value in (
+        ("stage_channels", stage_channels),
+        ("stage_repeats", stage_repeats),
+    ):
+        if not isinstance(value, tuple | list):
+            raise TypeError(
+                f"`{name}` must be a tuple of positive ints; got {value!r}."
+            )
     return ShuffleNetV1(
         groups=groups,
         num_classes=num_classes,

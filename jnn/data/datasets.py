@@ -15,12 +15,13 @@ predictions can be mapped back.
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from jnn._checks import check_fraction, check_positive_int
+from jnn._checks import check_array, check_fraction, check_positive_int
 
 MNIST_DIR = Path(__file__).parent / "files" / "mnist"
 
@@ -65,6 +66,7 @@ def stratified_split(
     Returns:
       Sorted index arrays ``(train, val, test)``.
     """
+    y = _check_split_args(y, fractions, seed)
     val_fraction, test_fraction = fractions
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [None]
@@ -77,6 +79,39 @@ def stratified_split(
         parts[1].append(idx[n_test : n_test + n_val])
         parts[0].append(idx[n_test + n_val :])
     return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"`seed` must be a non-negative int; got {seed!r}.")
+    if seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int; got {seed!r}.")
+
+
+def _check_split_args(y, fractions, seed) -> np.ndarray:
+    """``y`` as a non-empty (n,) array; fractions two numbers summing below 1."""
+    if y is None or not hasattr(y, "shape"):
+        raise TypeError(f"`y` must be an (n,) array of labels; got {y!r:.60}.")
+    y = np.asarray(y)
+    check_array(y, "y", ndim=1)
+    if not isinstance(fractions, tuple | list):
+        raise TypeError(
+            f"`fractions` must be a pair (val_fraction, test_fraction); got "
+            f"{fractions!r}."
+        )
+    if len(fractions) != 2:
+        raise ValueError(
+            f"`fractions` must be a pair (val_fraction, test_fraction); got "
+            f"{fractions!r}."
+        )
+    for value in fractions:
+        check_fraction(value, "fractions")
+    if sum(fractions) >= 1:
+        raise ValueError(
+            f"`fractions` must leave examples for training (sum < 1); got {fractions}."
+        )
+    _check_seed(seed)
+    return y
 
 
 def _standardize(splits: list[np.ndarray]) -> tuple[list[np.ndarray], dict]:
@@ -126,10 +161,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     ``0x0000 08 D`` (unsigned bytes, ``D`` dimensions), then ``D`` int32 sizes,
     then the data.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"`path` must be a file path (str or Path); got {path!r}.")
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"`path`: no such file {str(path)!r}.")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except gzip.BadGzipFile:
+        raise ValueError(f"`path` {path} is not a gzip-compressed IDX file.") from None
     magic = int.from_bytes(raw[:4], "big")
     if magic >> 8 != 0x08:
         raise ValueError(
@@ -160,12 +202,14 @@ def _mnist(
     for images, labels in files.values():
         for path in (images, labels):
             if not path.exists():
-                raise ValueError(f"MNIST file not found: {path}")
+                raise ValueError(
+                    f"MNIST file not found: {path} (`mnist_dir` must be the folder "
+                    "of the four IDX .gz files)."
+                )
     (x_all, y_all), (x_test, y_test) = (
         (read_idx(i).astype(np.float32) / 255.0, read_idx(lab).astype(np.int32))
         for i, lab in files.values()
     )
-    check_positive_int(val_size, "val_size")
     if val_size >= len(x_all):
         raise ValueError(f"`val_size` must be < {len(x_all)}; got {val_size}.")
     perm = np.random.default_rng(seed).permutation(len(x_all))
@@ -229,11 +273,17 @@ def load(
       >>> ds.train["x"].shape, ds.info["n_classes"]
       ((96, 4), 3)
     """
-    if not isinstance(name, str) or name not in DATASETS:
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be one of {DATASETS}; got {name!r}.")
+    if name not in DATASETS:
         raise ValueError(f"`name` must be one of {DATASETS}; got {name!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int; got {seed!r}.")
+    _check_seed(seed)
     if name == "mnist":
+        check_positive_int(val_size, "val_size")
+        if mnist_dir is not None and not isinstance(mnist_dir, str | os.PathLike):
+            raise TypeError(
+                f"`mnist_dir` must be a folder path (str or Path); got {mnist_dir!r}."
+            )
         directory = MNIST_DIR if mnist_dir is None else Path(mnist_dir)
         return _mnist(int(seed), val_size, standardize, flatten, directory)
     check_fraction(val_fraction, "val_fraction")

@@ -16,6 +16,7 @@ Supported: ``TYPE: TSP``; ``EDGE_WEIGHT_TYPE`` ``EUC_2D``, ``CEIL_2D``, ``ATT``,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -140,7 +141,7 @@ def tsplib_instances() -> tuple[str, ...]:
 
 def _resolve(path_or_name: str | Path, suffix: str, argument: str) -> Path:
     """A file path, or a bundled instance's file for a bare name."""
-    if not isinstance(path_or_name, str | Path):
+    if not isinstance(path_or_name, str | os.PathLike):
         raise TypeError(
             f"`{argument}` must be a path or a bundled instance name (str); "
             f"got {type(path_or_name).__name__}."

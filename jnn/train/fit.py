@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from jnn.train.loop import (
     _epoch,
     _init_carry,
     _Plan,
+    check_init_state,
 )
 from jnn.train.parallel import placement, put
 from jnn.train.plans import BatchPlan
@@ -118,8 +120,17 @@ def fit(
     n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
     check_key(key)
     check_positive_int(checkpoint_every, "checkpoint_every")
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
+        raise TypeError(
+            "`checkpoint_dir` must be a path (str or Path) or None; "
+            f"got {checkpoint_dir!r}."
+        )
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"`progress` must be True, False or None; got {progress!r}.")
+    _check_devices(devices)
     where = placement(_full_batch_devices(batches, n, devices), batches.shard_size(n))
     plan = _Plan(learner, stop or never(), n, batches, epochs, where.constrain)
+    check_init_state(plan, train, key, init_state)
     train = put(dict(train), where.replicated)
     val = None if val is None else put(dict(val), where.replicated)
     key = put(key, where.replicated)
@@ -175,6 +186,21 @@ def fit(
         if saver is not None:
             saver.close()
     return _result(plan, carry, throw)
+
+
+def _check_devices(devices) -> None:
+    """None, or a non-empty list of ``jax.Device``."""
+    if devices is None:
+        return
+    if not isinstance(devices, Sequence) or isinstance(devices, str):
+        raise TypeError(
+            f"`devices` must be a list of jax devices (or None); got {devices!r}."
+        )
+    if not devices:
+        raise ValueError("`devices` must hold at least one jax device; got [].")
+    bad = [d for d in devices if not isinstance(d, jax.Device)]
+    if bad:
+        raise TypeError(f"`devices` must hold jax devices; got {bad[0]!r}.")
 
 
 def _rolled_back(call, started: Carry, failed: Carry) -> Carry:

@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jnn.train.modules import Context, init_model
-from jnn.train.plans import BatchPlan
+from jnn.train.modules import Context, check_module, check_names, init_model
+from jnn.train.plans import BatchPlan, check_plan
 
 PyTree = Any
 Batch = Mapping[str, jax.Array]
@@ -78,7 +78,15 @@ class Learner(NamedTuple):
 def evaluate_with_key(
     evaluate: Callable[..., Metrics], state: PyTree, data: Batch, key
 ) -> Metrics:
-    """``evaluate(state, data, key)``, or ``evaluate(state, data)`` if it takes two."""
+    """``evaluate(state, data, key)``, or ``evaluate(state, data)`` if it takes two.
+
+    Raises:
+      TypeError: ``evaluate`` not callable, ``data`` not a dict.
+    """
+    if not callable(evaluate):
+        raise TypeError(f"`evaluate` must be a function; got {evaluate!r}.")
+    if not isinstance(data, Mapping):
+        raise TypeError(f"`data` must be a dict of arrays; got {type(data).__name__}.")
     if _takes_key(evaluate):
         return evaluate(state, data, key)
     return evaluate(state, data)
@@ -172,8 +180,7 @@ def gradient_learner(
       >>> learner = gradient_learner(
       ...     model, jnn.train.classification_loss(model), optax.adam(1e-2))
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"`model` must be a flax.linen Module; got {type(model)}.")
+    check_module(model)
     if not callable(loss):
         raise TypeError(f"`loss` must be callable; got {type(loss).__name__}.")
     if not isinstance(optimizer, optax.GradientTransformation):
@@ -181,9 +188,19 @@ def gradient_learner(
             "`optimizer` must be an optax.GradientTransformation such as "
             f"optax.adam(1e-3); got {type(optimizer).__name__}."
         )
-    if isinstance(reset_collections, str):
-        reset_collections = (reset_collections,)
-    reset_collections = tuple(reset_collections)
+    if not isinstance(input_key, str):
+        raise TypeError(f"`input_key` must be a string; got {input_key!r}.")
+    if grad_metrics is not None and not callable(grad_metrics):
+        raise TypeError(
+            f"`grad_metrics` must be a function of the gradients (or None); "
+            f"got {grad_metrics!r}."
+        )
+    reset_collections = check_names(
+        reset_collections, "reset_collections", allow_str=True
+    )
+    rng_streams = check_names(rng_streams, "rng_streams")
+    if plan is not None:
+        check_plan(plan)
 
     def init(key: jax.Array, batch: Batch) -> TrainState:
         if input_key not in batch:

@@ -28,6 +28,7 @@ from before that epoch is kept (and, in ``fit``, not checkpointed).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -35,9 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_dataset, check_key, check_positive_int
-from jnn.data.batching import take
+from jnn.data.batching import _take as take
 from jnn.train.learner import Batch, Learner, PyTree, evaluate_with_key
-from jnn.train.plans import BatchPlan, resolve
+from jnn.train.plans import BatchPlan, check_plan, resolve
 from jnn.train.stopping import Stop, never
 
 
@@ -192,16 +193,52 @@ def _epoch(plan: _Plan, carry: Carry, train, val, key, rollback: bool = True) ->
     )
 
 
+def _first_state(plan: _Plan, train, init_key) -> PyTree:
+    """``learner.init`` on an example batch (its shapes fix the state's)."""
+    first = train
+    if plan.batches.kind == "shuffled":
+        first = take(train, jnp.arange(plan.batches.batch_size))
+    elif plan.batches.kind == "windows":
+        first = take(train, plan.batches.indices(None, plan.n_examples)[0])
+    return plan.learner.init(init_key, first)
+
+
+def check_init_state(plan: _Plan, train, key, init_state) -> None:
+    """Raise unless ``init_state`` is shaped like the state ``learner.init`` makes.
+
+    Structure, shapes and kinds of dtype are compared abstractly
+    (``jax.eval_shape``: nothing is computed).
+    """
+    if init_state is None:
+        return
+    expected = jax.eval_shape(
+        lambda: _first_state(plan, train, jax.random.split(key)[0])
+    )
+    got_leaves, got_tree = jax.tree.flatten(init_state)
+    want_leaves, want_tree = jax.tree.flatten(expected)
+    if got_tree != want_tree:
+        raise ValueError(
+            "`init_state` must have the structure of the learner's state "
+            f"(learner.init(key, batch)): {want_tree}; got {got_tree}."
+        )
+    for i, (got, want) in enumerate(zip(got_leaves, want_leaves, strict=True)):
+        shape = tuple(getattr(got, "shape", np.shape(got)))
+        dtype = getattr(got, "dtype", None)
+        if shape != tuple(want.shape) or (
+            dtype is not None and jnp.dtype(dtype).kind != jnp.dtype(want.dtype).kind
+        ):
+            raise ValueError(
+                f"`init_state` leaf {i} must have shape {tuple(want.shape)} and a "
+                f"{want.dtype} kind of dtype (as learner.init makes it); got shape "
+                f"{shape}, dtype {dtype}."
+            )
+
+
 def _init_carry(plan: _Plan, train, val, key, init_state=None) -> Carry:
     """Initial learner state, criteria state and an empty (NaN) history."""
     init_key, train_key = jax.random.split(key)
     if init_state is None:
-        first = train  # an example batch (its shapes fix the state's)
-        if plan.batches.kind == "shuffled":
-            first = take(train, jnp.arange(plan.batches.batch_size))
-        elif plan.batches.kind == "windows":
-            first = take(train, plan.batches.indices(None, plan.n_examples)[0])
-        state = plan.learner.init(init_key, first)
+        state = _first_state(plan, train, init_key)
     else:
         state = init_state
     zero = jnp.zeros((), jnp.int32)
@@ -226,10 +263,7 @@ def _check_inputs(learner, train, val, epochs, batch_size, stop, plan=None):
     Returns:
       ``(n, batch_plan)``: the rows of ``train`` and the resolved batch plan.
     """
-    if not isinstance(learner, Learner):
-        raise TypeError(
-            f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
-        )
+    check_learner(learner)
     n = check_dataset(train, "train")
     if learner.check is not None:
         learner.check(train, "train")
@@ -251,6 +285,23 @@ def _check_inputs(learner, train, val, epochs, batch_size, stop, plan=None):
     return n, batches
 
 
+def check_learner(learner: Any) -> None:
+    """Raise a ``TypeError`` unless ``learner`` is a well-formed :class:`Learner`."""
+    if not isinstance(learner, Learner):
+        raise TypeError(
+            f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
+        )
+    for field in ("init", "update", "evaluate", "start_epoch", "check"):
+        fn = getattr(learner, field)
+        if not callable(fn) and (fn is not None or field in ("init", "update")):
+            raise TypeError(
+                f"`learner`: its `{field}` must be a function"
+                f"{'' if field in ('init', 'update') else ' or None'}; got {fn!r}."
+            )
+    if learner.plan is not None:
+        check_plan(learner.plan, "learner.plan")
+
+
 def check_like(data: Batch, reference: Batch, name: str) -> None:
     """Raise unless ``data`` has ``reference``'s entries, trailing shapes and dtypes.
 
@@ -258,7 +309,22 @@ def check_like(data: Batch, reference: Batch, name: str) -> None:
       data: e.g. the validation set.
       reference: the training set.
       name: the argument's name, used in the messages.
+
+    Raises:
+      TypeError: ``data`` or ``reference`` not a dict of arrays, a different
+        kind of dtype, a non-string ``name``.
+      ValueError: other entries or trailing shapes.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a string; got {name!r}.")
+    for arg, value in ((name, data), ("reference", reference)):
+        if not isinstance(value, Mapping) or not all(
+            hasattr(v, "shape") and hasattr(v, "dtype") for v in value.values()
+        ):
+            raise TypeError(
+                f"`{arg}` must be a dict of arrays such as {{'x': ..., 'y': ...}}; "
+                f"got {type(value).__name__}."
+            )
     if set(data) != set(reference):
         raise ValueError(
             f"`{name}` must have the same entries as `train` "
@@ -284,10 +350,14 @@ def _check_requires(stop: Stop, history: dict) -> None:
     missing = [r for r in stop.requires if r not in history]
     if missing:
         raise ValueError(
-            f"the stopping criteria {stop.names} need {missing}, but each epoch "
-            f"records only {sorted(k for k in history if k != 'fired')}; pass "
+            f"`stop`: the stopping criteria {stop.names} need {missing}, but each "
+            f"epoch records only {sorted(k for k in history if k != 'fired')}; pass "
             "`val=` for validation metrics."
         )
+
+
+def _identity(batch):
+    return batch
 
 
 def run(
@@ -336,7 +406,8 @@ def run(
     """
     n, batches = _check_inputs(learner, train, val, epochs, batch_size, stop, plan)
     check_key(key)
-    settings = _Plan(learner, stop or never(), n, batches, epochs, lambda b: b)
+    settings = _Plan(learner, stop or never(), n, batches, epochs, _identity)
+    check_init_state(settings, train, key, init_state)
     carry = _init_carry(settings, train, val, key, init_state)
     _check_requires(settings.stop, carry.history)
     _, train_key = jax.random.split(key)

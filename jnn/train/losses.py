@@ -10,18 +10,63 @@ the step's key is the ``dropout`` stream in training). Each loss carries a
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jnn._checks import check_array
+from jnn._checks import check_array, is_concrete
 from jnn.train.learner import Batch, LossFn, PyTree
-from jnn.train.modules import Context, apply_model
+from jnn.train.modules import Context, apply_model, check_module, init_model
 
 
-def _checker(input_key: str, target_key: str, target_kind: str | None):
-    """``check(data, name)``: both entries present, targets of the right kind."""
+def _check_loss_args(model, input_key, target_key) -> None:
+    check_module(model)
+    for name, value in (("input_key", input_key), ("target_key", target_key)):
+        if not isinstance(value, str):
+            raise TypeError(f"`{name}` must be a string; got {value!r}.")
+
+
+def _n_classes(model: nn.Module, x) -> int | None:
+    """The model's number of outputs on one example (abstractly, cached).
+
+    None when it cannot be read (the labels are then only checked >= 0).
+    """
+    spec = (tuple(x.shape[1:]), str(x.dtype))
+    try:
+        hash(model)
+    except TypeError:  # an unhashable module: probe it every time
+        return _probe_outputs(model, *spec)
+    return _cached_outputs(model, *spec)
+
+
+def _probe_outputs(model: nn.Module, shape: tuple, dtype: str) -> int | None:
+    def logits():
+        one = jnp.zeros((1, *shape), dtype)
+        params, state = init_model(model, jax.random.key(0), one)
+        return apply_model(model, params, Context(model_state=state), one)[0]
+
+    try:
+        out = jax.eval_shape(logits)
+    except Exception:  # noqa: BLE001 - a model we cannot probe: skip the bound
+        return None
+    return int(out.shape[-1]) if len(out.shape) == 2 else None
+
+
+_cached_outputs = functools.lru_cache(maxsize=64)(_probe_outputs)
+
+
+def _checker(input_key: str, target_key: str, target_kind: str | None, model=None):
+    """``check(data, name)``: both entries present, targets of the right kind.
+
+    For class labels (``target_kind="i"``, with the ``model``), concrete labels
+    must also lie in ``[0, n_classes)``, ``n_classes`` read from the model's
+    output shape: optax's cross-entropy silently gives a finite, meaningless
+    loss for a label outside it.
+    """
 
     def check(data: Batch, name: str) -> None:
         for entry in (input_key, target_key):
@@ -30,13 +75,26 @@ def _checker(input_key: str, target_key: str, target_kind: str | None):
                     f"`{name}` has no entry {entry!r} (the loss reads "
                     f"{input_key!r} and {target_key!r}); it has {sorted(data)}."
                 )
-        if target_kind == "i":
-            check_array(data[target_key], f"{name}[{target_key!r}]", kind="i")
-            if len(data[target_key].shape) != 1:
-                raise ValueError(
-                    f"`{name}[{target_key!r}]` must hold one integer class label "
-                    f"per example, shape (n,); got {tuple(data[target_key].shape)}."
-                )
+        if target_kind != "i":
+            return
+        labels = data[target_key]
+        check_array(labels, f"{name}[{target_key!r}]", kind="i")
+        if len(labels.shape) != 1:
+            raise ValueError(
+                f"`{name}[{target_key!r}]` must hold one integer class label "
+                f"per example, shape (n,); got {tuple(labels.shape)}."
+            )
+        if not is_concrete(labels):
+            return
+        low, high = int(np.min(labels)), int(np.max(labels))
+        n = None if model is None else _n_classes(model, data[input_key])
+        if low < 0 or (n is not None and high >= n):
+            bound = "" if n is None else f", n_classes = {n} (the model's outputs)"
+            raise ValueError(
+                f"`{name}[{target_key!r}]` must hold class labels in [0, "
+                f"{'n_classes' if n is None else n}){bound}; got labels in "
+                f"[{low}, {high}]."
+            )
 
     return check
 
@@ -69,6 +127,7 @@ def classification_loss(
     Raises:
       ValueError: ``label_smoothing`` outside ``[0, 1)``.
     """
+    _check_loss_args(model, input_key, target_key)
     eps = label_smoothing
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 <= eps < 1:
         raise ValueError(f"`label_smoothing` must be in [0, 1); got {eps!r}.")
@@ -86,7 +145,7 @@ def classification_loss(
         accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
         return value, {"accuracy": accuracy}, model_state
 
-    loss.check = _checker(input_key, target_key, "i")
+    loss.check = _checker(input_key, target_key, "i", model)
     return loss
 
 
@@ -106,6 +165,7 @@ def regression_loss(
     Returns:
       ``loss(params, batch, ctx) -> (mse, {"rmse": ...}, model_state)``.
     """
+    _check_loss_args(model, input_key, target_key)
 
     def loss(params: PyTree, batch: Batch, ctx: Context):
         pred, model_state = apply_model(model, params, ctx, batch[input_key])

@@ -30,6 +30,8 @@ import flax.linen as nn
 import jax
 from flax import struct
 
+from jnn._checks import check_key
+
 PyTree = Any
 #: Collections that are never model state (``sow``'s diagnostics).
 NOT_STATE = ("params", "intermediates")
@@ -85,6 +87,30 @@ def split_variables(variables: Mapping[str, PyTree]) -> tuple[PyTree, dict]:
     return params, state
 
 
+def check_module(model: Any, name: str = "model") -> None:
+    """Raise a ``TypeError`` unless ``model`` is a Flax Linen module."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"`{name}` must be a flax.linen Module; got {type(model).__name__}."
+        )
+
+
+def check_names(value: Any, name: str, *, allow_str: bool = False) -> tuple[str, ...]:
+    """``value`` as a tuple of strings (collection or stream names).
+
+    Raises:
+      TypeError: not a list or tuple of strings (a single string only with
+        ``allow_str``, as a one-name tuple).
+    """
+    if isinstance(value, str) and allow_str:
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) for v in value
+    ):
+        raise TypeError(f"`{name}` must be a tuple of names (strings); got {value!r}.")
+    return tuple(value)
+
+
 def init_model(
     model: nn.Module, key: jax.Array, *inputs: Any, rng_streams: Sequence[str] = ()
 ) -> tuple[PyTree, dict]:
@@ -96,7 +122,14 @@ def init_model(
         from it).
       *inputs: example inputs for ``model.init``.
       rng_streams: other RNG streams the module draws from at init.
+
+    Raises:
+      TypeError: ``model`` not a module, ``key`` not a PRNG key, stream names
+        not strings.
     """
+    check_module(model)
+    check_key(key)
+    rng_streams = check_names(rng_streams, "rng_streams")
     rngs = {"params": key}  # the key itself: results match model.init(key, x)
     for i, name in enumerate(rng_streams, start=1):
         rngs[name] = jax.random.fold_in(key, i)
@@ -130,7 +163,22 @@ def apply_model(
 
     Returns:
       ``(outputs, model_state)``.
+
+    Raises:
+      TypeError: ``model`` not a module, ``params`` not a dict, ``ctx`` not a
+        :class:`Context`, stream names not strings.
     """
+    check_module(model)
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            "`params` must be the module's params collection (a dict); "
+            f"got {type(params).__name__}."
+        )
+    if ctx is not None and not isinstance(ctx, Context):
+        raise TypeError(
+            f"`ctx` must be a jnn.train.Context (or None); got {type(ctx).__name__}."
+        )
+    rng_streams = check_names(rng_streams, "rng_streams")
     ctx = Context() if ctx is None else ctx
     variables = {"params": params, **ctx.model_state}
     rngs = {}

@@ -102,6 +102,38 @@ class BatchPlan(NamedTuple):
         raise ValueError("a full-batch plan has no index table")
 
 
+def check_plan(plan, name: str = "plan") -> None:
+    """Raise unless ``plan`` is a well-formed :class:`BatchPlan`.
+
+    Raises:
+      TypeError: not a :class:`BatchPlan`, or a non-int size.
+      ValueError: an unknown kind, or sizes that do not fit the kind.
+    """
+    if not isinstance(plan, BatchPlan):
+        raise TypeError(
+            f"`{name}` must be a jnn.train.BatchPlan (shuffled, full_batch or "
+            f"sequence_windows); got {type(plan).__name__}."
+        )
+    if plan.kind not in KINDS:
+        raise ValueError(
+            f"`{name}` has an unknown kind {plan.kind!r}; build plans with "
+            "shuffled(B), full_batch() or sequence_windows(B, k)."
+        )
+    sizes = {
+        "shuffled": ("batch_size",),
+        "full": (),
+        "windows": ("batch_size", "window"),
+    }[plan.kind]
+    for field in ("batch_size", "window"):
+        value = getattr(plan, field)
+        if field in sizes:
+            check_positive_int(value, f"{name}.{field}")
+        elif value is not None:
+            raise ValueError(
+                f"`{name}`: a {plan.kind!r} plan has no {field}; got {value!r}."
+            )
+
+
 def shuffled(batch_size: int) -> BatchPlan:
     """Shuffled mini-batches of ``batch_size`` examples, a new permutation per epoch."""
     check_positive_int(batch_size, "batch_size")
@@ -150,11 +182,8 @@ def resolve(
         plan given to a learner that declares another plan (full-batch rules).
       TypeError: ``plan`` is not a :class:`BatchPlan`.
     """
-    if plan is not None and not isinstance(plan, BatchPlan):
-        raise TypeError(
-            "`plan` must be a jnn.train.BatchPlan (shuffled, full_batch or "
-            f"sequence_windows); got {type(plan).__name__}."
-        )
+    if plan is not None:
+        check_plan(plan)
     if plan is not None and batch_size is not None:
         raise ValueError(
             "pass either `batch_size` or `plan`, not both (`batch_size=B` means "

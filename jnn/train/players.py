@@ -33,7 +33,7 @@ import optax
 from jnn._checks import check_positive_int
 from jnn.train.learner import Batch, Learner, Metrics
 from jnn.train.modules import Context
-from jnn.train.plans import BatchPlan
+from jnn.train.plans import BatchPlan, check_plan
 
 PyTree = Any
 #: ``loss(params, batch, ctx) -> (value, aux, model_state)`` where ``params``
@@ -133,7 +133,16 @@ def players_learner(
       TypeError, ValueError: malformed ``players``; at ``init``, parameters
         without an entry for some player.
     """
+    if not callable(init):
+        raise TypeError(
+            f"`init` must be a function init(key, batch) -> (params, model_state); "
+            f"got {init!r}."
+        )
     _check_players(players)
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"`evaluate` must be a function (or None); got {evaluate!r}.")
+    if plan is not None:
+        check_plan(plan)
     names = tuple(players)
 
     def init_fn(key: jax.Array, batch: Batch) -> PlayersState:

@@ -18,13 +18,14 @@ and under ``vmap``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jnn._checks import check_positive_float, check_positive_int
+from jnn._checks import check_interval, check_positive_float, check_positive_int
 
 PyTree = Any
 Record = dict[str, jax.Array]
@@ -70,6 +71,17 @@ def _memoized(factory: Callable[..., Stop]) -> Callable[..., Stop]:
     return wrapper
 
 
+def _check_metric(metric: Any, name: str = "metric") -> None:
+    """A record entry's name: a non-empty string."""
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"`{name}` must be the name of a record entry such as 'loss'; "
+            f"got {metric!r}."
+        )
+    if not metric:
+        raise ValueError(f"`{name}` must be a non-empty name; got ''.")
+
+
 def _keep(stop_state: PyTree, learner_state: PyTree) -> PyTree:
     return learner_state
 
@@ -99,6 +111,7 @@ def gradient_norm_below(eps: float, *, metric: str = "grad_norm") -> Stop:
     mini-batch noise keeps it above zero: use a larger ``eps`` or full batches.
     """
     check_positive_float(eps, "eps")
+    _check_metric(metric)
     return _stateless("gradient_norm_below", (metric,), lambda r: r[metric] < eps)
 
 
@@ -110,6 +123,7 @@ def relative_loss_change_below(eps: float, *, metric: str = "loss") -> Stop:
     no predecessor and never fires.
     """
     check_positive_float(eps, "eps")
+    _check_metric(metric)
 
     def init(learner_state):
         return jnp.asarray(jnp.inf)  # default float: float64 when x64 is on
@@ -131,6 +145,7 @@ def absolute_change_below(eps: float, *, metric: str) -> Stop:
     the mean log-likelihood or lower bound); the first epoch never fires.
     """
     check_positive_float(eps, "eps")
+    _check_metric(metric)
 
     def init(learner_state):
         return jnp.asarray(jnp.nan)  # default float: float64 when x64 is on
@@ -152,6 +167,9 @@ def metric_below(threshold: float, *, metric: str) -> Stop:
     """
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise TypeError(f"`threshold` must be a number; got {threshold!r}.")
+    if not math.isfinite(threshold):
+        raise ValueError(f"`threshold` must be finite; got {threshold}.")
+    _check_metric(metric)
     return _stateless("metric_below", (metric,), lambda r: r[metric] <= threshold)
 
 
@@ -190,6 +208,8 @@ def validation_patience(
     check_positive_int(patience, "patience")
     if mode not in ("min", "max"):
         raise ValueError(f"`mode` must be 'min' or 'max'; got {mode!r}.")
+    check_interval(min_delta, "min_delta", 0.0)
+    _check_metric(metric)
     sign = 1.0 if mode == "min" else -1.0
 
     def init(learner_state):
@@ -232,7 +252,10 @@ def any_of(*stops: Stop) -> Stop:
     criterion's finalizer in order. Repeated names get a ``_2``, ``_3`` suffix.
     """
     if not stops or not all(isinstance(s, Stop) for s in stops):
-        raise TypeError("`any_of` takes one or more Stop criteria.")
+        raise TypeError(
+            "`stops` of any_of must be one or more Stop criteria; got "
+            f"{[type(s).__name__ for s in stops]}."
+        )
     names: list[str] = []
     for stop in stops:
         for name in stop.names:

@@ -144,6 +144,8 @@ def _check_rate(value: Any, name: str) -> None:
     """``value`` (tau or gain; scalar or batched) finite and > 0, when concrete."""
     if not is_concrete(value):
         return
+    if value is None or isinstance(value, bool | str):
+        raise TypeError(f"{name} must be a number > 0; got {value!r}")
     try:
         x = np.asarray(value, np.float64)
     except (TypeError, ValueError):
@@ -160,14 +162,65 @@ def check_activation(activation: str) -> None:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
 
 
+#: What a network of the protocol (module docstring) must have.
+PROTOCOL = ("tau", "gain", "activation", "synaptic_input", "interaction_energy")
+
+
+def check_network(params: Any, name: str = "params") -> None:
+    """Raise a ``TypeError`` unless ``params`` follows the network protocol.
+
+    A :class:`CHNN` (from :func:`chnn`), a TSP network, or any object with
+    ``tau``, ``gain``, ``activation``, ``synaptic_input`` and
+    ``interaction_energy``. Only attributes are read (works on traced
+    networks).
+    """
+    missing = [field for field in PROTOCOL if not hasattr(params, field)]
+    if missing:
+        raise TypeError(
+            f"`{name}` must be a continuous Hopfield network (e.g. chnn(W)), with "
+            f"{', '.join(PROTOCOL)}; got {type(params).__name__}, which lacks "
+            f"{', '.join(missing)}."
+        )
+    if params.activation not in ACTIVATIONS:
+        raise ValueError(
+            f"`{name}.activation` must be one of {ACTIVATIONS}; "
+            f"got {params.activation!r}."
+        )
+
+
+def _check_state(params: Any, x: Any, name: str) -> None:
+    """``x`` a finite float array of the network's state shape (checks only)."""
+    shape = _state_shape(params)
+    check_array(x, name, ndim=len(shape), kind="n")
+    if tuple(x.shape) != shape:
+        raise ValueError(
+            f"`{name}` must have the network's state shape {shape}; "
+            f"got {tuple(x.shape)}."
+        )
+
+
 def output(params: Any, u: jax.Array) -> jax.Array:
-    """Neuron outputs ``v = g(gain u)``, same shape as ``u``."""
+    """Neuron outputs ``v = g(gain u)``, same shape as ``u`` (any shape)."""
+    check_network(params)
+    check_array(u, "u", kind="n")
+    return _output(params, u)
+
+
+def _output(params: Any, u: jax.Array) -> jax.Array:
     x = params.gain * u
     return jax.nn.sigmoid(x) if params.activation == "sigmoid" else jnp.tanh(x)
 
 
 def state_from_output(params: Any, v: jax.Array) -> jax.Array:
-    """The inverse of :func:`output`: ``u = g^-1(v) / gain``."""
+    """The inverse of :func:`output`: ``u = g^-1(v) / gain`` (any shape).
+
+    Raises:
+      ValueError: (when ``v`` is concrete) an output outside the activation's
+        range, [0, 1] for sigmoid, [-1, 1] for tanh.
+    """
+    check_network(params)
+    check_array(v, "v", kind="n")
+    _check_outputs(params, v)
     if params.activation == "sigmoid":
         return (jnp.log(v) - jnp.log1p(-v)) / params.gain
     return jnp.arctanh(v) / params.gain
@@ -181,8 +234,11 @@ def leak_integral(params: Any, v: jax.Array) -> jax.Array:
 
     Raises:
       ValueError: (when ``v`` is concrete) an output outside the activation's
-        range, [0, 1] for sigmoid, [-1, 1] for tanh.
+        range, [0, 1] for sigmoid, [-1, 1] for tanh, or of another shape
+        than the network's state.
     """
+    check_network(params)
+    _check_state(params, v, "v")
     _check_outputs(params, v)
     return _leak_integral(params, v)
 
@@ -208,8 +264,11 @@ def energy(params: Any, v: jax.Array) -> jax.Array:
     Raises:
       ValueError: (when ``v`` is concrete) an output outside the activation's
         range, [0, 1] for sigmoid, [-1, 1] for tanh, where the leak integral
-        is undefined.
+        is undefined; ``v`` of another shape than the network's state.
+      TypeError: ``params`` is not a network, ``v`` not a numeric array.
     """
+    check_network(params)
+    _check_state(params, v, "v")
     _check_outputs(params, v)
     return params.interaction_energy(v) + _leak_integral(params, v) / params.tau
 
@@ -242,9 +301,16 @@ def vector_field(t: Any, u: jax.Array, params: Any) -> jax.Array:
 
     Returns:
       du/dt, same shape as ``u``.
+
+    Raises:
+      TypeError: ``params`` is not a network, ``u`` not a numeric array.
+      ValueError: ``u`` not of the network's state shape, or (when concrete)
+        not finite.
     """
     del t
-    return -u / params.tau + params.synaptic_input(output(params, u))
+    check_network(params)
+    _check_state(params, u, "u")
+    return -u / params.tau + params.synaptic_input(_output(params, u))
 
 
 def simulate(
@@ -318,6 +384,7 @@ def simulate(
       >>> output(p, final_state(sol)).round(2).tolist(), bool(reached_steady_state(sol))
       ([1.0, 1.0], True)
     """
+    check_network(params)
     shape = _state_shape(params)
     u0 = _float_array(u0, "u0", ndim=len(shape))
     if u0.shape != shape:
@@ -386,8 +453,17 @@ def _steady_event(rtol: Any, atol: Any, norm: Any) -> diffrax.Event:
         return diffrax.Event(diffrax.steady_state_event(rtol, atol, norm=norm))
 
 
+def _check_solution(solution: Any) -> None:
+    if not isinstance(solution, diffrax.Solution):
+        raise TypeError(
+            "`solution` must be a diffrax.Solution (from simulate or "
+            f"simulate_ensemble); got {type(solution).__name__}."
+        )
+
+
 def reached_steady_state(solution: diffrax.Solution) -> jax.Array:
     """True where the steady-state event ended the solve ([] or batched)."""
+    _check_solution(solution)
     mask = solution.event_mask
     if mask is None:
         return jnp.zeros(jnp.shape(solution.result._value), bool)
@@ -408,6 +484,7 @@ def final_state(solution: diffrax.Solution) -> jax.Array:
     Raises:
       ValueError: the solution saved no states (``ys`` is None).
     """
+    _check_solution(solution)
     ys, ts = solution.ys, solution.ts
     if ys is None or ts is None:
         raise ValueError(
@@ -435,20 +512,9 @@ def _check_solve_args(
     Types always; values (finite times with ``t1 > t0``, the network's tau
     and gain finite and > 0) only when concrete.
     """
-    for name, value, kind in (
-        ("solver", solver, diffrax.AbstractSolver),
-        (
-            "stepsize_controller",
-            stepsize_controller,
-            diffrax.AbstractStepSizeController,
-        ),
-        ("saveat", saveat, diffrax.SaveAt),
-    ):
-        if value is not None and not isinstance(value, kind):
-            raise TypeError(
-                f"`{name}` must be a diffrax.{kind.__name__} (or None); "
-                f"got {type(value).__name__}."
-            )
+    check_diffrax_objects(
+        solver=solver, stepsize_controller=stepsize_controller, saveat=saveat
+    )
     check_positive_int(max_steps, "max_steps", allow_none=True)
     _check_number(t0, "t0")
     _check_number(t1, "t1")
@@ -457,6 +523,28 @@ def _check_solve_args(
     for field in ("tau", "gain"):
         if hasattr(params, field):
             _check_rate(getattr(params, field), f"params.{field}")
+
+
+_DIFFRAX_KINDS = {
+    "solver": diffrax.AbstractSolver,
+    "stepsize_controller": diffrax.AbstractStepSizeController,
+    "saveat": diffrax.SaveAt,
+}
+
+
+def check_diffrax_objects(**objects: Any) -> None:
+    """Raise a ``TypeError`` unless each Diffrax object given has its type.
+
+    ``solver``, ``stepsize_controller`` and ``saveat``: None or an instance
+    of the Diffrax type the name says.
+    """
+    for name, value in objects.items():
+        kind = _DIFFRAX_KINDS[name]
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(
+                f"`{name}` must be a diffrax.{kind.__name__} instance (or None); "
+                f"got {value!r}."
+            )
 
 
 def _check_number(
@@ -489,7 +577,7 @@ def _state_shape(params: Any) -> tuple[int, ...]:
 def _float_array(x: Any, name: str, *, ndim: int) -> jax.Array:
     """``x`` as a float JAX array after the public-boundary checks (finite)."""
     if isinstance(x, list | tuple):
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x)
     check_array(x, name, ndim=ndim, kind="n")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):

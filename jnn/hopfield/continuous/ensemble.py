@@ -21,12 +21,14 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
+from jnn._checks import check_array
 from jnn.hopfield.continuous.chnn import (
     _check_number,
     _check_solve_args,
     _float_array,
+    _output,
     _state_shape,
-    output,
+    check_network,
 )
 
 
@@ -36,9 +38,23 @@ def member_max_norm(y: jax.Array) -> jax.Array:
 
 
 def ensemble_vector_field(t: Any, u: jax.Array, params: Any) -> jax.Array:
-    """:func:`jnn.hopfield.vector_field` for a stack of states ``(B, *shape)``."""
+    """:func:`jnn.hopfield.vector_field` for a stack of states ``(B, *shape)``.
+
+    Raises:
+      TypeError: ``params`` is not a network, ``u`` not a numeric array.
+      ValueError: ``u`` not of shape ``(B, *state_shape)``, or (when concrete)
+        not finite.
+    """
     del t
-    return -u / params.tau + jax.vmap(params.synaptic_input)(output(params, u))
+    check_network(params)
+    shape = _state_shape(params)
+    check_array(u, "u", ndim=len(shape) + 1, kind="n")
+    if tuple(u.shape[1:]) != shape:
+        raise ValueError(
+            f"`u` must have shape (B, {', '.join(map(str, shape))}): a stack of "
+            f"the network's states; got {tuple(u.shape)}."
+        )
+    return -u / params.tau + jax.vmap(params.synaptic_input)(_output(params, u))
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,6 +115,7 @@ def simulate_ensemble(
         ``gain`` is not finite and > 0.
       TypeError: a ``solver`` or ``saveat`` that is not a Diffrax one.
     """
+    check_network(params)
     shape = _state_shape(params)
     u0s = _float_array(u0s, "u0s", ndim=len(shape) + 1)
     if u0s.shape[1:] != shape:

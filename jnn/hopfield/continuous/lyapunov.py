@@ -29,8 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array
-from jnn.hopfield.continuous.chnn import output
+from jnn._checks import check_array, check_interval
+from jnn.hopfield.continuous.chnn import _output as output
+from jnn.hopfield.continuous.chnn import check_network
 from jnn.hopfield.continuous.chnn import vector_field as chnn_vector_field
 
 
@@ -114,17 +115,17 @@ def lyapunov_check(
         )
     _check_functions(energy, vector_field, states[0])
     for name, value in (("tol", tol), ("rtol", rtol), ("hessian_tol", hessian_tol)):
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"`{name}` must be a finite number >= 0; got {value}.")
+        check_interval(value, name, 0.0)
+    if equilibrium is not None:
+        equilibrium = _as_float(equilibrium, "equilibrium")
+        if equilibrium.shape != states.shape[1:]:
+            raise ValueError(
+                f"`equilibrium` must have the state shape {states.shape[1:]}; "
+                f"got {equilibrium.shape}."
+            )
     report = _rates(energy, vector_field, states, tol, rtol)
     if equilibrium is None:
         return report
-    equilibrium = _as_float(equilibrium, "equilibrium")
-    if equilibrium.shape != states.shape[1:]:
-        raise ValueError(
-            f"`equilibrium` must have the state shape {states.shape[1:]}; "
-            f"got {equilibrium.shape}."
-        )
     eigenvalues, is_min, residual = _definiteness(
         energy, vector_field, equilibrium.astype(states.dtype), hessian_tol
     )
@@ -146,7 +147,11 @@ def chnn_lyapunov(params: Any) -> tuple[Callable, Callable]:
       energy_continuous`, its integral term rewritten in u so that the
       gradient stays finite at saturated outputs) and ``f(u) = du/dt``
       (:func:`jnn.hopfield.vector_field`), ready for :func:`lyapunov_check`.
+
+    Raises:
+      TypeError: ``params`` is not a network.
     """
+    check_network(params)
 
     def energy(u: jax.Array) -> jax.Array:
         v = output(params, u)
@@ -179,7 +184,7 @@ def _leak_of_state(params: Any, u: jax.Array) -> jax.Array:
 def _as_float(x: Any, name: str) -> jax.Array:
     """``x`` as a finite float JAX array (float32 unless already floating)."""
     if isinstance(x, list | tuple):
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x)
     if hasattr(x, "shape") and len(x.shape) == 0:
         raise ValueError(f"`{name}` must be an array of states; got a scalar.")
     check_array(x, name, kind="n")

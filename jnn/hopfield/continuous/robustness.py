@@ -26,9 +26,11 @@ from jnn._checks import (
     check_positive_int,
 )
 from jnn.hopfield.continuous.chnn import (
+    _output,
     _state_shape,
+    check_diffrax_objects,
+    check_network,
     final_state,
-    output,
     reached_steady_state,
 )
 from jnn.hopfield.continuous.chnn import simulate as chnn_simulate
@@ -114,9 +116,10 @@ def fault_tolerance(
         ``atol`` or ``trials``.
       TypeError: ``key`` is not a PRNG key.
     """
+    check_network(params)
     shape = _state_shape(params)
     if isinstance(u_clean, list | tuple):
-        u_clean = np.asarray(u_clean, dtype=np.float32)
+        u_clean = np.asarray(u_clean)
     check_array(u_clean, "u_clean", ndim=len(shape), kind="n")
     if tuple(u_clean.shape) != shape:
         raise ValueError(
@@ -131,6 +134,7 @@ def fault_tolerance(
     check_positive_float(atol, "atol")
     check_positive_int(max_steps, "max_steps")
     check_key(key)
+    check_diffrax_objects(solver=solver, stepsize_controller=stepsize_controller)
     dtype = jnp.result_type(params.tau)
     settings = _Settings(
         trials=trials,
@@ -170,7 +174,7 @@ def _run(params, u0, s: _Settings):
         stepsize_controller=s.stepsize_controller,
         max_steps=s.max_steps,
     )
-    return output(params, final_state(sol)), reached_steady_state(sol)
+    return _output(params, final_state(sol)), reached_steady_state(sol)
 
 
 @partial(jax.jit, static_argnums=4)
@@ -195,8 +199,11 @@ def _study(params, u_clean, levels, key, s: _Settings) -> FaultTolerance:
 def _noise_levels(noise_levels: Any, noise: str) -> jax.Array:
     if noise not in NOISES:
         raise ValueError(f"`noise` must be one of {NOISES}; got {noise!r}.")
-    levels = np.asarray(noise_levels, dtype=np.float64)
+    if noise_levels is None:
+        raise TypeError("`noise_levels` must be a 1-D list of levels; got None.")
+    levels = np.asarray(noise_levels)
     check_array(levels, "noise_levels", ndim=1, kind="n")
+    levels = levels.astype(np.float64)
     high = 1.0 if noise == "flip" else np.inf
     if np.any(levels < 0) or np.any(levels > high):
         raise ValueError(

@@ -44,13 +44,14 @@ def _check_bipolar(x, name: str) -> None:
         raise ValueError(f"`{name}` must hold only -1 and +1; got values {values}.")
 
 
-def _check_weights(w, n: int | None = None) -> None:
+def _check_weights(w, n: int | None = None, against: str = "patterns") -> None:
     check_array(w, "W", ndim=2, kind="f")
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"`W` must be square (N, N); got shape {tuple(w.shape)}.")
     if n is not None and w.shape[0] != n:
         raise ValueError(
-            f"`W` is ({w.shape[0]}, {w.shape[0]}) but the patterns have N = {n} units."
+            f"`W` is ({w.shape[0]}, {w.shape[0]}) but `{against}` has N = {n} "
+            "units: they must agree."
         )
     gap = _asymmetry(w)
     if gap is not None:
@@ -93,9 +94,27 @@ def flip_bits(key: jax.Array, state: jax.Array, d) -> jax.Array:
       (N,) the state with ``d`` signs reversed: Hamming distance ``d`` from it.
     """
     check_key(key)
+    check_array(state, "state", ndim=1, kind="n")
+    _check_flips(d, state.shape[0])
     # The rank of each unit in a random permutation: the d lowest ranks flip.
     ranks = jnp.argsort(jnp.argsort(jax.random.uniform(key, state.shape)))
     return jnp.where(ranks < d, -state, state)
+
+
+def _check_flips(d, n: int) -> None:
+    """``d`` an integer in [0, n] (its value only when concrete)."""
+    if not is_concrete(d):
+        return
+    kind = np.asarray(d).dtype if hasattr(d, "dtype") else None
+    integer = (
+        isinstance(d, int | np.integer)
+        if kind is None
+        else np.issubdtype(kind, np.integer) and np.ndim(d) == 0
+    )
+    if isinstance(d, bool) or not integer:
+        raise TypeError(f"`d` must be an int in [0, N={n}]; got {d!r}.")
+    if not 0 <= int(d) <= n:
+        raise ValueError(f"`d` must be in [0, N={n}]; got {int(d)}.")
 
 
 def _recall_from(w, start, key, mode, order, max_sweeps):
@@ -164,12 +183,20 @@ def basin_size(
     if pattern.ndim != 1:
         raise ValueError(f"`pattern` must have shape (N,); got {pattern.shape}.")
     n = pattern.shape[0]
-    _check_weights(W, n)
+    _check_weights(W, n, against="pattern")
     check_positive_int(trials, "trials")
     check_positive_int(max_sweeps, "max_sweeps")
     _check_modes(mode, order)
+    if isinstance(min_overlap, bool) or not isinstance(
+        min_overlap, int | float | np.number
+    ):
+        raise TypeError(
+            f"`min_overlap` must be a number in (0, 1]; got {min_overlap!r}."
+        )
     if not 0.0 < min_overlap <= 1.0:
         raise ValueError(f"`min_overlap` must be in (0, 1]; got {min_overlap}.")
+    if distances is None:
+        raise TypeError("`distances` must be a 1-D list of ints; got None.")
     distances = np.asarray(distances)
     if distances.ndim != 1 or distances.size == 0:
         raise ValueError(f"`distances` must be a non-empty 1-D list; got {distances}.")
@@ -308,7 +335,12 @@ def capacity_curve(
     check_positive_int(max_sweeps, "max_sweeps")
     check_fraction(noise, "noise", high=0.5)
     _check_modes(mode, order)
-    loads = np.asarray(loads, dtype=np.float64)
+    if loads is None:
+        raise TypeError("`loads` must be a 1-D list of floats; got None.")
+    loads = np.asarray(loads)
+    if not np.issubdtype(loads.dtype, np.number) or loads.dtype.kind == "c":
+        raise TypeError(f"`loads` must hold real numbers; got {loads.tolist()}.")
+    loads = loads.astype(np.float64)
     if loads.ndim != 1 or loads.size == 0 or not np.all(np.isfinite(loads)):
         raise ValueError(f"`loads` must be a non-empty 1-D list of floats; got {loads}")
     counts = np.maximum(1, np.rint(loads * n_units)).astype(int)

@@ -90,8 +90,13 @@ def check_states(x: Any, name: str, convention: str, *, ndim: int) -> jax.Array:
 
 
 def _check_theta(theta: Any, n: int) -> jax.Array:
-    if isinstance(theta, str) or (
-        hasattr(theta, "dtype") and not np.issubdtype(np.dtype(theta.dtype), np.number)
+    if (
+        theta is None
+        or isinstance(theta, str)
+        or (
+            hasattr(theta, "dtype")
+            and not np.issubdtype(np.dtype(theta.dtype), np.number)
+        )
     ):
         raise TypeError(f"`theta` must be a real scalar or (N,) array; got {theta!r}.")
     theta = jnp.asarray(theta, jnp.float32)

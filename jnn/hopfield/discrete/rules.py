@@ -21,8 +21,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_positive_int, is_concrete
-from jnn.hopfield.discrete.dhnn import check_states
+from jnn._checks import (
+    check_interval,
+    check_positive_float,
+    check_positive_int,
+    is_concrete,
+)
+from jnn.hopfield.discrete.dhnn import _check_theta, _check_weights, check_states
 
 
 def to_bipolar(x: Any) -> jax.Array:
@@ -64,9 +69,13 @@ def binary_weights(W: Any, theta: Any = 0.0) -> tuple[jax.Array, jax.Array]:
 
     Returns:
       ``(W', theta')``: (N, N) and (N,) float32, for ``convention="binary"``.
+
+    Raises:
+      ValueError: ``W`` not square or not finite, ``theta`` of the wrong shape
+        or not finite.
     """
-    W = jnp.asarray(W, jnp.float32)
-    theta = jnp.broadcast_to(jnp.asarray(theta, jnp.float32), W.shape[:1])
+    W = _check_weights(W, symmetric=False, check=False)
+    theta = _check_theta(theta, W.shape[0])
     return 2.0 * W, theta + W.sum(axis=1)
 
 
@@ -166,10 +175,8 @@ def _stabilities(W: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def _check_rule_args(margin, learning_rate, rounds, rounds_name):
-    if not np.isfinite(margin) or margin < 0:
-        raise ValueError(f"`margin` must be a finite number >= 0; got {margin}.")
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"`learning_rate` must be > 0; got {learning_rate}.")
+    check_interval(margin, "margin", 0.0)
+    check_positive_float(learning_rate, "learning_rate")
     check_positive_int(rounds, rounds_name)
 
 

@@ -51,6 +51,8 @@ from jnn._checks import (
 from jnn.hopfield.continuous.chnn import (
     CHNN,
     _state_shape,
+    check_diffrax_objects,
+    check_network,
     chnn,
     final_state,
     reached_steady_state,
@@ -61,21 +63,27 @@ MAX_BRUTE_FORCE_VARIABLES = 20  # 2^20 states x 20 bits, enumerated in chunks
 _CHUNK_BITS = 12
 
 
+def _float(x: Any, name: str, ndim: int | None = None) -> jax.Array:
+    """A real array (lists accepted) after the boundary checks, as a float."""
+    x = np.asarray(x) if isinstance(x, list | tuple) else x
+    check_array(x, name, ndim=ndim, kind="n")
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 def _matrix(q: Any, name: str) -> jax.Array:
     """A square float matrix after the boundary checks."""
-    q = jnp.asarray(np.asarray(q, np.float32) if isinstance(q, list | tuple) else q)
-    check_array(q, name, ndim=2, kind="n")
+    q = _float(q, name, ndim=2)
     if q.shape[0] != q.shape[1]:
         raise ValueError(f"`{name}` must be a square (N, N) matrix; got {q.shape}.")
-    return q.astype(jnp.promote_types(q.dtype, jnp.float32))
+    return q
 
 
 def _vector(c: Any, n: int, name: str, dtype) -> jax.Array:
     """A (n,) float vector (zeros when None) after the boundary checks."""
     if c is None:
         return jnp.zeros((n,), dtype)
-    c = jnp.asarray(np.asarray(c, np.float32) if isinstance(c, list | tuple) else c)
-    check_array(c, name, ndim=1, kind="n")
+    c = _float(c, name, ndim=1)
     if c.shape != (n,):
         raise ValueError(f"`{name}` must have shape ({n},); got {c.shape}.")
     return c.astype(dtype)
@@ -118,8 +126,10 @@ def qubo(Q: Any, c: Any = None, *, gain: float | None = None, tau: float = 1.0) 
     Raises:
       ValueError: as :func:`qubo_weights`; gain or tau not positive.
     """
-    w, b = qubo_weights(Q, c)
     check_positive_float(tau, "tau")
+    if gain is not None:
+        check_positive_float(gain, "gain")
+    w, b = qubo_weights(Q, c)
     if gain is None:
         gain = 10.0 * _critical_gain(np.asarray(w, np.float64), np.asarray(b), tau)
     check_positive_float(gain, "gain")
@@ -149,12 +159,24 @@ def critical_gain(params: CHNN) -> float:
 
     Returns:
       ``4 / (tau rho(W))`` as a Python float.
+
+    Raises:
+      TypeError: ``params`` is not a dense :class:`CHNN`.
     """
+    _check_dense(params)
     return _critical_gain(
         np.asarray(params.weights, np.float64),
         np.asarray(params.bias, np.float64),
         float(params.tau),
     )
+
+
+def _check_dense(params: Any) -> None:
+    if not isinstance(params, CHNN):
+        raise TypeError(
+            "`params` must be a dense CHNN (from chnn, qubo or max_cut); "
+            f"got {type(params).__name__}."
+        )
 
 
 def gain_schedule(params: CHNN, stages: int = 8, *, start: float = 0.5) -> np.ndarray:
@@ -172,6 +194,7 @@ def gain_schedule(params: CHNN, stages: int = 8, *, start: float = 0.5) -> np.nd
     Returns:
       (stages,) float32 gains, monotone, ending at ``params.gain``.
     """
+    _check_dense(params)
     check_positive_int(stages, "stages")
     check_positive_float(start, "start")
     first = start * critical_gain(params)
@@ -182,7 +205,7 @@ def qubo_objective(Q: Any, c: Any, x: Any) -> jax.Array:
     """``f(x) = x^T Q x + c^T x`` for binary states ``x`` (..., N), batched."""
     q = _matrix(Q, "Q")
     c = _vector(c, q.shape[0], "c", q.dtype)
-    x = jnp.asarray(x, q.dtype)
+    x = _float(x, "x").astype(q.dtype)
     if x.shape[-1:] != (q.shape[0],):
         raise ValueError(f"`x` must have shape (..., {q.shape[0]}); got {x.shape}.")
     return jnp.einsum("...i,ij,...j->...", x, q, x) + x @ c
@@ -257,9 +280,9 @@ def penalty(A: Any, b: Any, weight: float) -> tuple[jax.Array, jax.Array]:
     Raises:
       ValueError: wrong shapes, NaN entries, weight not positive.
     """
-    a = jnp.asarray(np.asarray(A, np.float32) if isinstance(A, list | tuple) else A)
-    check_array(a, "A", ndim=2, kind="n")
-    a = a.astype(jnp.promote_types(a.dtype, jnp.float32))
+    a = _float(A, "A", ndim=2)
+    if b is None:
+        raise TypeError(f"`b` must be a ({a.shape[0]},) array; got None.")
     b = _vector(b, a.shape[0], "b", a.dtype)
     check_positive_float(weight, "weight")
     return weight * (a.T @ a), -2.0 * weight * (a.T @ b)
@@ -281,10 +304,10 @@ def one_hot_penalty(groups: Any, weight: float) -> tuple[jax.Array, jax.Array]:
     Returns:
       ``(Q (N, N), c (N,))``.
     """
-    g = np.asarray(groups)
-    if g.ndim == 2 and not np.all((g == 0) | (g == 1)):
+    g = _float(groups, "groups", ndim=2)
+    if not np.all((np.asarray(g) == 0) | (np.asarray(g) == 1)):
         raise ValueError("`groups` must be a (G, N) 0/1 membership matrix.")
-    return penalty(groups, np.ones(np.shape(groups)[0], np.float32), weight)
+    return penalty(g, np.ones(g.shape[0], np.float32), weight)
 
 
 class QUBOSolution(NamedTuple):
@@ -351,14 +374,15 @@ def solve_qubo(
       ValueError: bad ``restarts``, ``t1``, ``noise`` or ``anneal``.
       TypeError: ``key`` is not a PRNG key.
     """
+    check_network(params)
     check_positive_int(restarts, "restarts")
     check_positive_float(t1, "t1")
     check_positive_float(noise, "noise")
     check_key(key)
+    check_diffrax_objects(solver=solver)
     gains = jnp.reshape(jnp.asarray(params.gain), (1,))
     if anneal is not None:
-        gains = jnp.asarray(np.asarray(anneal, np.float32))
-        check_array(gains, "anneal", ndim=1, kind="f")
+        gains = _float(anneal, "anneal", ndim=1).astype(jnp.float32)
         if not bool(jnp.all(gains > 0)):
             raise ValueError(f"`anneal` gains must be > 0; got {anneal}.")
     u0 = noise * jax.random.normal(key, (restarts, *_state_shape(params)))

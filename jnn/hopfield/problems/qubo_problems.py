@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array, is_concrete
-from jnn.hopfield.continuous.chnn import CHNN, chnn
+from jnn.hopfield.continuous.chnn import CHNN, _check_rate, chnn
 from jnn.hopfield.problems.qubo import qubo
 
 MAX_ADC_BITS = 16  # 2^(2i-1) stays exactly representable in float32
@@ -56,7 +56,7 @@ def validate_adjacency(adjacency: Any, name: str = "adjacency") -> jax.Array:
       ValueError: not square, asymmetric, negative or non-finite entries.
     """
     if isinstance(adjacency, list | tuple):
-        adjacency = np.asarray(adjacency, np.float32)
+        adjacency = np.asarray(adjacency)
     check_array(adjacency, name, ndim=2, kind="n")
     a = jnp.asarray(adjacency)
     a = a.astype(jnp.promote_types(a.dtype, jnp.float32))
@@ -115,6 +115,8 @@ def cut_value(adjacency: Any, x: Any) -> jax.Array:
       (...) ``sum_ij A_ij x_i (1 - x_j)``.
     """
     a = validate_adjacency(adjacency)
+    x = np.asarray(x) if isinstance(x, list | tuple) else x
+    check_array(x, "x", kind="n")
     x = jnp.asarray(x, a.dtype)
     if x.shape[-1:] != (a.shape[0],):
         raise ValueError(f"`x` must have shape (..., {a.shape[0]}); got {x.shape}.")
@@ -128,14 +130,26 @@ def _check_bits(n_bits: Any) -> None:
         raise ValueError(f"`n_bits` must be in [1, {MAX_ADC_BITS}]; got {n_bits}.")
 
 
-def _analog(analog: Any) -> jax.Array:
+def _analog_array(analog: Any) -> jax.Array:
+    """``analog`` as a JAX array: a real number (or array of them)."""
+    if analog is None or isinstance(analog, str | bool):
+        raise TypeError(f"`analog` must be a real number; got {analog!r}.")
     x = jnp.asarray(analog)
+    if not (
+        jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)
+    ):
+        raise TypeError(f"`analog` must be a real number; got dtype {x.dtype}.")
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x, np.float64))):
+        raise ValueError(f"`analog` must be finite; got {np.asarray(x)}.")
+    return x
+
+
+def _analog(analog: Any) -> jax.Array:
+    x = _analog_array(analog)
     if x.ndim != 0:
         raise ValueError(f"`analog` must be a scalar; got shape {x.shape}.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
-    if is_concrete(x) and not np.isfinite(float(x)):
-        raise ValueError(f"`analog` must be finite; got {float(x)}.")
     return x
 
 
@@ -176,6 +190,8 @@ def adc(analog: Any, n_bits: int = 4, *, gain: float = 10.0, tau: float = 1.0) -
       ValueError: n_bits out of range, non-scalar or non-finite analog,
         gain or tau not positive.
     """
+    _check_rate(gain, "gain")
+    _check_rate(tau, "tau")
     q, c = adc_qubo(analog, n_bits)
     off_diagonal = 1.0 - jnp.eye(n_bits, dtype=q.dtype)
     # Built directly, not via qubo(): chnn's symmetry check needs concrete W,
@@ -188,7 +204,18 @@ def adc_decode(v: Any) -> jax.Array:
 
     Returns:
       (...) int32.
+
+    Raises:
+      TypeError: ``v`` not a numeric array.
+      ValueError: ``v`` a scalar, more than :data:`MAX_ADC_BITS` bits, or
+        (when concrete) not finite.
     """
+    check_array(v, "v", kind="n")
+    if not 1 <= v.shape[-1] <= MAX_ADC_BITS:
+        raise ValueError(
+            f"`v` must hold (..., n_bits) outputs with 1 <= n_bits <= "
+            f"{MAX_ADC_BITS}; got shape {tuple(v.shape)}."
+        )
     v = jnp.asarray(v)
     powers = 2 ** jnp.arange(v.shape[-1], dtype=jnp.int32)
     powers = jnp.reshape(powers, (1,) * (v.ndim - 1) + powers.shape)
@@ -204,5 +231,5 @@ def adc_target(analog: Any, n_bits: int = 4) -> jax.Array:
       [] or (...) int32, same shape as ``analog``.
     """
     _check_bits(n_bits)
-    x = jnp.asarray(analog, jnp.float32)
+    x = _analog_array(analog).astype(jnp.float32)
     return jnp.clip(jnp.round(x), 0, 2**n_bits - 1).astype(jnp.int32)

@@ -38,8 +38,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jnn._checks import check_key, check_positive_float, check_positive_int
-from jnn.hopfield.continuous.chnn import output, simulate
+from jnn._checks import (
+    check_array,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
+from jnn.hopfield.continuous.chnn import _output as output
+from jnn.hopfield.continuous.chnn import check_diffrax_objects, simulate
 from jnn.hopfield.problems.tsp_exact import validate_distances
 
 __all__ = [
@@ -161,6 +167,7 @@ def dense_weights(network: TSPNetwork) -> tuple[jax.Array, jax.Array]:
     - D d_XY (d_{j,i+1} + d_{j,i-1})`` (Kronecker deltas ``d``), flattened
     city-major; ``I_Xi = C n_t``. Note ``T_{Xi,Xi} = -C`` (module docstring).
     """
+    _check_tsp_network(network)
     n = network.state_shape[0]
     eye = jnp.eye(n)
     shift = jnp.roll(eye, 1, axis=1) + jnp.roll(eye, -1, axis=1)
@@ -173,6 +180,14 @@ def dense_weights(network: TSPNetwork) -> tuple[jax.Array, jax.Array]:
     return t, jnp.full((n * n,), network.C * network.n_target)
 
 
+def _check_tsp_network(network: Any) -> None:
+    if not isinstance(network, TSPNetwork):
+        raise TypeError(
+            "`network` must be a TSPNetwork (from hopfield_tank); "
+            f"got {type(network).__name__}."
+        )
+
+
 def decode(v: Any) -> tuple[jax.Array, jax.Array]:
     """Read a tour from outputs ``v`` (n, n) (city x position). Jittable.
 
@@ -183,7 +198,20 @@ def decode(v: Any) -> tuple[jax.Array, jax.Array]:
       ``(tour, valid)``: (n,) int32, the city of largest output at each
       position, and [] bool, True iff ``v > 1/2`` is a permutation matrix
       (exactly one active neuron in every row and every column).
+
+    Raises:
+      TypeError: ``v`` not a numeric array.
+      ValueError: ``v`` not square, or (when concrete) not finite.
     """
+    check_array(v, "v", ndim=2, kind="n")
+    if v.shape[0] != v.shape[1]:
+        raise ValueError(
+            f"`v` must be square (n cities, n positions); got {tuple(v.shape)}."
+        )
+    return _decode(jnp.asarray(v))
+
+
+def _decode(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     on = v > 0.5
     valid = jnp.all(jnp.sum(on, axis=0) == 1) & jnp.all(jnp.sum(on, axis=1) == 1)
     return jnp.argmax(v, axis=0).astype(jnp.int32), valid
@@ -218,7 +246,7 @@ class TSPResult(NamedTuple):
 
 def tour_result(distances: jax.Array, outputs: jax.Array, steps: jax.Array, trace=None):
     """Decode a batch of final outputs (R, n, n) into a :class:`TSPResult`."""
-    tours, valid = jax.vmap(decode)(outputs)
+    tours, valid = jax.vmap(_decode)(outputs)
     lengths = jax.vmap(lambda t: distances[t, jnp.roll(t, -1)].sum())(tours)
     lengths = jnp.where(valid, lengths, jnp.inf)
     return TSPResult(tours, valid, lengths, outputs, steps, trace)
@@ -249,9 +277,9 @@ def solve(
     """Integrate ``restarts`` random starts with Diffrax (one vmapped call).
 
     Each restart follows ``du/dt = -u / tau + T V + I`` from
-    :func:`initial_states` with :func:`jnn.hopfield.continuous.chnn.simulate` (Tsit5 with
-    a PID controller unless ``solver``) until a steady state or ``t1``, then
-    is decoded by :func:`decode`.
+    :func:`initial_states` with :func:`jnn.hopfield.continuous.chnn.simulate`
+    (Tsit5 with a PID controller unless ``solver``) until a steady state or
+    ``t1``, then is decoded by :func:`decode`.
 
     Args:
       network: a :class:`TSPNetwork`.
@@ -270,11 +298,13 @@ def solve(
       ValueError: non-positive ``restarts``, ``t1``, ``noise`` or ``max_steps``.
       TypeError: ``key`` is not a PRNG key.
     """
+    _check_tsp_network(network)
     check_positive_int(restarts, "restarts")
     check_positive_int(max_steps, "max_steps")
     check_positive_float(t1, "t1")
     check_positive_float(noise, "noise")
     check_key(key)
+    check_diffrax_objects(solver=solver)
     return _solve(network, key, restarts, float(t1), float(noise), solver, max_steps)
 
 

@@ -52,7 +52,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jnn._checks import check_key, check_positive_float, check_positive_int
+from jnn._checks import (
+    check_array,
+    check_interval,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+    is_concrete,
+)
 from jnn.hopfield.problems.tsp import TSPResult, tour_result
 from jnn.hopfield.problems.tsp_exact import validate_distances
 
@@ -106,8 +113,51 @@ class PottsTSP:
         return 0.5 * jnp.sum(v * (self.couplings @ neighbours)) + column
 
 
+def _check_potts(network: Any) -> None:
+    if not isinstance(network, PottsTSP):
+        raise TypeError(
+            "`network` must be a PottsTSP (from potts_tsp); "
+            f"got {type(network).__name__}."
+        )
+
+
+def _check_non_negative(value: Any, name: str) -> None:
+    """A finite number >= 0 (a concrete 0-d array counts as one)."""
+    if not is_concrete(value):
+        return
+    if hasattr(value, "dtype") and np.ndim(value) == 0:
+        if np.issubdtype(np.asarray(value).dtype, np.number):
+            value = np.asarray(value).item()
+    check_interval(value, name, 0.0)
+
+
 def potts_energy(network: PottsTSP, v: Any, temperature: float, penalty=None):
-    """Mean-field free energy ``E(V) + T sum V ln V`` (the Lyapunov function)."""
+    """Mean-field free energy ``E(V) + T sum V ln V`` (the Lyapunov function).
+
+    Args:
+      network: a :class:`PottsTSP`.
+      v: (n, n) outputs in [0, 1] (city x position).
+      temperature: ``T >= 0``.
+      penalty: column penalty ``beta >= 0``; default the network's ``beta_0``.
+
+    Raises:
+      TypeError: ``network`` not a :class:`PottsTSP`, ``v`` not numeric, a
+        non-number temperature or penalty.
+      ValueError: ``v`` not of shape (n, n) or (when concrete) outside
+        [0, 1]; a negative or non-finite temperature or penalty.
+    """
+    _check_potts(network)
+    check_array(v, "v", ndim=2, kind="n")
+    if tuple(v.shape) != network.state_shape:
+        raise ValueError(
+            f"`v` must have the network's shape {network.state_shape}; "
+            f"got {tuple(v.shape)}."
+        )
+    if is_concrete(v) and not np.all((np.asarray(v) >= 0) & (np.asarray(v) <= 1)):
+        raise ValueError("`v` must hold outputs in [0, 1] (rows of softmaxes).")
+    _check_non_negative(temperature, "temperature")
+    if penalty is not None:
+        _check_non_negative(penalty, "penalty")
     penalty = network.penalty if penalty is None else penalty
     entropy = jnp.sum(jax.scipy.special.xlogy(v, v))
     return network.interaction_energy(v, penalty) + temperature * entropy
@@ -123,7 +173,27 @@ def critical_temperature(couplings: Any, penalty: float) -> tuple[float, float]:
     ``M_k = -2 cos(theta) c - beta (J - I)`` (J all ones), so the uniform state
     is unstable below ``T_c = max_k lambda_max(M_k) / n``. ``T_dist`` is the
     same with the city-uniform vector projected out (no column collapse).
+
+    Args:
+      couplings: (n, n) finite real matrix (n >= 2).
+      penalty: the column penalty ``beta >= 0``.
+
+    Raises:
+      TypeError: non-numeric ``couplings`` or ``penalty``.
+      ValueError: ``couplings`` not square or not finite, a negative or
+        non-finite ``penalty``.
     """
+    check_array(couplings, "couplings", ndim=2, kind="n")
+    if couplings.shape[0] != couplings.shape[1] or couplings.shape[0] < 2:
+        raise ValueError(
+            f"`couplings` must be a square (n, n) matrix, n >= 2; "
+            f"got shape {tuple(couplings.shape)}."
+        )
+    check_interval(penalty, "penalty", 0.0)
+    return _critical_temperature(couplings, penalty)
+
+
+def _critical_temperature(couplings: Any, penalty: float) -> tuple[float, float]:
     c = np.asarray(couplings, np.float64)
     n = c.shape[0]
     eye, ones = np.eye(n), np.ones((n, n))
@@ -141,7 +211,7 @@ def kink_penalty(couplings: np.ndarray, ratio: float = 1.03) -> float:
     low, high = 0.0, 8.0
     for _ in range(24):
         mid = 0.5 * (low + high)
-        t_c, t_dist = critical_temperature(couplings, mid)
+        t_c, t_dist = _critical_temperature(couplings, mid)
         low, high = (low, mid) if t_c <= ratio * t_dist else (mid, high)
     return high
 
@@ -180,7 +250,7 @@ def potts_tsp(
     if penalty is None:
         penalty = kink_penalty(c)
     check_positive_float(penalty, "penalty")
-    t_c, _ = critical_temperature(c, penalty)
+    t_c, _ = _critical_temperature(c, penalty)
     f32 = partial(jnp.asarray, dtype=jnp.float32)
     return PottsTSP(f32(d), f32(c), f32(c_final), f32(penalty), f32(t_c))
 
@@ -235,6 +305,7 @@ def anneal(
         non-finite settings.
       TypeError: ``key`` is not a PRNG key, a non-integer ``cleanup_sweeps``.
     """
+    _check_potts(network)
     check_key(key)
     check_positive_int(restarts, "restarts")
     for name, value in (
