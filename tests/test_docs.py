@@ -18,6 +18,8 @@ MODULES = [
     "jnn.hopfield.problems.tsp_exact",
     "jnn.rnn.gradients",
     "jnn.static.backprop.mlp",
+    "jnn.static.mixtures.kmeans",
+    "jnn.static.radial.rbf",
     "jnn.train.learner",
     "jnn.train.modules",
     "jnn.train.plans",

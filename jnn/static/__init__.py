@@ -8,21 +8,38 @@ Public API (this issue: S1-S3, the MLP trained by back-propagation):
   seed_spread              final errors of many seeds trained in one vmap
   compare, mlp_model, rbf_model, pnn_model, prbf_model
                            S0: errors, sizes, times; Occam's choice; No Free Lunch
-  kmeans, kmeans_fit       S9: Lloyd k-means learner; n_init restarts in one vmap
+  kmeans, kmeans_fit, kmeans_predict
+                           S9: Lloyd k-means learner; n_init restarts in one vmap
   rbf_fit, rbf_predict     S8/S9: two-stage RBF network (k-means, widths, ridge/LMS)
   RBFNet, rbf_gradient_learner  S8: end-to-end gradient-trained RBF network
-  som, som_batch, som_fit  S1: Kohonen SOM (online/batch learners, MiniSom semantics)
+  som, som_batch, som_fit, som_predict
+                           S1: Kohonen SOM (online/batch learners, MiniSom semantics)
   som_fit_seeds            S1: many SOM seeds in one vmapped call
   quantization_error, topographic_error, u_matrix, hit_map, best_matching_unit
                            S1: SOM metrics (MiniSom's definitions)
-  gmm_em, gmm_fit          S6: EM for Gaussian mixtures, with missing data (NaN)
+  gmm_em, gmm_fit, gmm_predict, gmm_predict_proba
+                           S6: EM for Gaussian mixtures, with missing data (NaN)
   gmm_log_likelihood       S6: mean/per-row log-likelihood, NaN marginalised out
-  vb_gmm, vb_gmm_fit       S7: variational Bayes mixture, pruned components
+  vb_gmm, vb_gmm_fit, vb_gmm_predict, vb_gmm_predict_proba
+                           S7: variational Bayes mixture, pruned components
   prbf, prbf_fit, prbf_predict_proba, prbf_predict
                            S5: probabilistic RBF network (shared kernels, EM)
   pnn, pnn_fit, pnn_predict_proba, pnn_predict, pnn_select_sigma
                            S5: Specht's probabilistic neural network (Parzen)
   expected_calibration_error, reliability_diagram   S5: calibration (Guo et al.)
+
+One API for the fits (k-means, GMM, VB, PRBF, RBF, PNN, SOM):
+  * ``*_fit(x, size, *, key, ...)`` for unsupervised fits and
+    ``*_fit(x, y, size, *, key, ...)`` for supervised ones: the model size
+    (``n_clusters``, ``n_components``, ``n_kernels``, ``n_centers``, the SOM
+    ``grid``) follows the data positionally; PNN has no size (one pattern per
+    example). Everything else is keyword-only: ``key``, ``init``, ``tol``,
+    ``max_iter`` (a cap, with early stopping by ``tol``), ``n_init``.
+  * Every fit returns a NamedTuple with the model's fields, ``params`` (the
+    bundled model), ``iterations``, ``converged`` and ``history``.
+  * Every predictor is ``*_predict(params, x)`` (and ``*_predict_proba``
+    for the probabilistic models) and takes the fit's result or its
+    ``params``.
 """
 
 from jnn.static.backprop.calibration import (
@@ -46,7 +63,8 @@ from jnn.static.comparison import (
     prbf_model,
     rbf_model,
 )
-from jnn.static.maps.som import SOMState, som, som_batch, som_fit, som_fit_seeds
+from jnn.static.maps.som import SOMState, som, som_batch
+from jnn.static.maps.som_fit import SOMResult, som_fit, som_fit_seeds, som_predict
 from jnn.static.maps.som_metrics import (
     DECAYS,
     best_matching_unit,
@@ -66,17 +84,21 @@ from jnn.static.mixtures.kmeans import (
     kmeans_convergence,
     kmeans_fit,
     kmeans_plus_plus,
+    kmeans_predict,
     lloyd_step,
 )
-from jnn.static.mixtures.mixture import (
-    GMMParams,
-    GMMResult,
-    gmm_em,
-    gmm_fit,
+from jnn.static.mixtures.mixture import GMMParams, GMMResult, gmm_em, gmm_fit
+from jnn.static.mixtures.predict import (
     gmm_log_likelihood,
+    gmm_predict,
+    gmm_predict_proba,
+    vb_gmm_predict,
+    vb_gmm_predict_proba,
 )
 from jnn.static.mixtures.vb import VBResult, VBState, vb_gmm, vb_gmm_fit
+from jnn.static.radial.output_layer import LMSState, lms_learner, ridge_weights
 from jnn.static.radial.pnn import (
+    PNNResult,
     PNNState,
     SigmaSelection,
     pnn,
@@ -87,27 +109,27 @@ from jnn.static.radial.pnn import (
 )
 from jnn.static.radial.prbf import (
     PRBFParams,
+    PRBFResult,
     prbf,
     prbf_fit,
     prbf_predict,
     prbf_predict_proba,
 )
 from jnn.static.radial.rbf import (
-    LMSState,
-    RBFLayer,
-    RBFNet,
     RBFParams,
-    gaussian_activations,
-    lms_learner,
+    RBFResult,
     rbf_classify,
     rbf_fit,
+    rbf_predict,
+)
+from jnn.static.radial.rbf_net import (
+    RBFLayer,
+    RBFNet,
     rbf_from_net,
     rbf_gradient_learner,
     rbf_net_params,
-    rbf_predict,
-    rbf_widths,
-    ridge_weights,
 )
+from jnn.static.radial.units import gaussian_activations, rbf_widths
 
 __all__ = [
     "ACTIVATIONS",
@@ -131,11 +153,13 @@ __all__ = [
     "kmeans_convergence",
     "kmeans_fit",
     "kmeans_plus_plus",
+    "kmeans_predict",
     "lloyd_step",
     "LMSState",
     "RBFLayer",
     "RBFNet",
     "RBFParams",
+    "RBFResult",
     "gaussian_activations",
     "lms_learner",
     "rbf_classify",
@@ -147,6 +171,7 @@ __all__ = [
     "rbf_widths",
     "ridge_weights",
     "DECAYS",
+    "SOMResult",
     "SOMState",
     "best_matching_unit",
     "grid_coordinates",
@@ -158,6 +183,7 @@ __all__ = [
     "som_batch",
     "som_fit",
     "som_fit_seeds",
+    "som_predict",
     "topographic_error",
     "u_matrix",
     "GMMParams",
@@ -165,13 +191,18 @@ __all__ = [
     "gmm_em",
     "gmm_fit",
     "gmm_log_likelihood",
+    "gmm_predict",
+    "gmm_predict_proba",
     "VBResult",
     "VBState",
     "vb_gmm",
     "vb_gmm_fit",
+    "vb_gmm_predict",
+    "vb_gmm_predict_proba",
     "ReliabilityDiagram",
     "expected_calibration_error",
     "reliability_diagram",
+    "PNNResult",
     "PNNState",
     "SigmaSelection",
     "pnn",
@@ -180,6 +211,7 @@ __all__ = [
     "pnn_predict_proba",
     "pnn_select_sigma",
     "PRBFParams",
+    "PRBFResult",
     "prbf",
     "prbf_fit",
     "prbf_predict",

@@ -23,9 +23,16 @@ import jax
 import numpy as np
 import optax
 
-from jnn._checks import check_fraction, check_key
+from jnn._checks import (
+    check_callable,
+    check_fraction,
+    check_interval,
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
 from jnn.data.datasets import Dataset
-from jnn.static.backprop.mlp import MLP
+from jnn.static.backprop.mlp import ACTIVATIONS, MLP
 from jnn.train import (
     classification_loss,
     fit,
@@ -112,7 +119,31 @@ def mlp_model(
 
     Returns a factory ``(dataset) -> fit`` because the output layer depends on
     the data set (classes or one regression output).
+
+    Raises:
+      TypeError, ValueError: bad settings (checked here, not when training).
     """
+    try:
+        widths = tuple(hidden)
+    except TypeError:
+        widths = None
+    if widths is None or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in widths
+    ):
+        raise ValueError(
+            f"`hidden` must be a sequence of positive ints; got {hidden!r}."
+        )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"`activation` must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+        )
+    check_positive_float(learning_rate, "learning_rate")
+    for name, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("patience", patience),
+    ):
+        check_positive_int(value, name)
 
     def for_dataset(dataset: Dataset) -> ModelFit:
         regression = dataset.info["task"] == "regression"
@@ -158,6 +189,9 @@ def rbf_model(
     ``n_centers`` defaults to one centre per 4 training examples (at most 300);
     for classification the output is the arg-max of the ``K`` linear outputs.
     """
+    check_positive_int(n_centers, "n_centers", allow_none=True)
+    check_positive_float(width_factor, "width_factor")
+    check_interval(ridge, "ridge", 0.0)
     from jnn.static.radial.rbf import rbf_fit, rbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
@@ -170,8 +204,8 @@ def rbf_model(
             params = rbf_fit(
                 train["x"],
                 train["y"],
+                m,
                 key=key,
-                n_centers=m,
                 width_factor=width_factor,
                 ridge=ridge,
                 n_outputs=n_out,
@@ -181,7 +215,7 @@ def rbf_model(
                 out = np.asarray(rbf_predict(params, x))
                 return out[:, 0] if regression else out.argmax(axis=-1)
 
-            size = sum(int(p.size) for p in jax.tree.leaves(params))
+            size = sum(int(p.size) for p in jax.tree.leaves(params.params))
             return Fitted(predict, size)
 
         return fit_rbf
@@ -195,6 +229,15 @@ def pnn_model(sigmas: Sequence[float] = tuple(np.geomspace(0.1, 10.0, 15))):
     Its parameter count is the stored training inputs (``n * d``): a PNN
     memorises the training set.
     """
+    try:
+        grid = np.asarray(sigmas, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        grid = np.array([np.nan])
+    if sigmas is None or grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0)):
+        raise ValueError(
+            f"`sigmas` must be a non-empty sequence of finite numbers > 0; got "
+            f"{sigmas!r}."
+        )
     from jnn.static.radial.pnn import pnn_fit, pnn_predict, pnn_select_sigma
 
     def for_dataset(dataset: Dataset) -> ModelFit:
@@ -226,6 +269,8 @@ def prbf_model(
     ``n_kernels`` defaults to one kernel per 3 training examples (at most
     400); the variance floor suits standardised inputs.
     """
+    check_positive_int(n_kernels, "n_kernels", allow_none=True)
+    check_positive_float(variance_floor, "variance_floor")
     from jnn.static.radial.prbf import prbf_fit, prbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
@@ -239,13 +284,13 @@ def prbf_model(
             params = prbf_fit(
                 train["x"],
                 train["y"],
+                m,
                 key=key,
-                n_kernels=m,
                 n_classes=k,
                 covariance="spherical",
                 variance_floor=variance_floor,
             )
-            size = sum(int(p.size) for p in jax.tree.leaves(params))
+            size = sum(int(p.size) for p in jax.tree.leaves(params.params))
             return Fitted(lambda x: np.asarray(prbf_predict(params, x)), size)
 
         return fit_prbf
@@ -273,16 +318,29 @@ def compare(
       A :class:`Comparison`.
 
     Raises:
-      ValueError: no models or no data sets, or a bad tolerance.
+      TypeError, ValueError: no models or no data sets, a model that is not a
+        factory, a data set that is not a :class:`jnn.data.Dataset`, a bad
+        ``tolerance`` or ``key``.
     """
-    if not models or not datasets:
-        raise ValueError("`models` and `datasets` must each hold at least one entry.")
+    for name, value in (("models", models), ("datasets", datasets)):
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"`{name}` must be a dict {{name: ...}}; got {type(value).__name__}."
+            )
+        if not value:
+            raise ValueError(f"`{name}` must hold at least one entry; got {{}}.")
+    for m_name, factory in models.items():
+        check_callable(factory, f"models[{m_name!r}]", "a factory (dataset) -> fit")
+    for d_name, dataset in datasets.items():
+        if not isinstance(dataset, Dataset):
+            raise TypeError(
+                f"`datasets[{d_name!r}]` must be a jnn.data.Dataset; got "
+                f"{type(dataset).__name__}."
+            )
     check_fraction(tolerance, "tolerance")
     check_key(key)
     rows = []
     for d_index, (d_name, dataset) in enumerate(datasets.items()):
-        if not isinstance(dataset, Dataset):
-            raise TypeError(f"`datasets[{d_name!r}]` must be a jnn.data.Dataset.")
         for m_index, (m_name, factory) in enumerate(models.items()):
             pair_key = jax.random.fold_in(jax.random.fold_in(key, d_index), m_index)
             start = time.perf_counter()

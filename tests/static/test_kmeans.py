@@ -16,6 +16,7 @@ from jnn.static import (
     kmeans_convergence,
     kmeans_fit,
     kmeans_plus_plus,
+    kmeans_predict,
     lloyd_step,
 )
 from tests.conftest import load
@@ -61,8 +62,13 @@ def test_same_initial_centres_as_scikit_learn_give_same_result():
     ours = kmeans_fit(x, 10, key=jax.random.key(0), init=init)
     np.testing.assert_allclose(float(ours.inertia), peer.inertia_, rtol=1e-4)
     np.testing.assert_array_equal(ours.labels, peer.labels_)
-    assert abs(int(ours.n_iter) - peer.n_iter_) <= 1
+    assert abs(int(ours.iterations) - peer.n_iter_) <= 1
     np.testing.assert_allclose(ours.centers, peer.cluster_centers_, atol=1e-4)
+    held_out = load("digits").test["x"]
+    np.testing.assert_array_equal(
+        kmeans_predict(ours, held_out), peer.predict(held_out)
+    )
+    assert ours.converged and len(ours.history["inertia"]) == ours.iterations
 
 
 def test_inertia_never_increases_and_convergence_stops_the_engine():

@@ -7,7 +7,14 @@ import pytest
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
-from jnn.static import GMMParams, gmm_em, gmm_fit, gmm_log_likelihood
+from jnn.static import (
+    GMMParams,
+    gmm_em,
+    gmm_fit,
+    gmm_log_likelihood,
+    gmm_predict,
+    gmm_predict_proba,
+)
 from jnn.train import fit
 from tests.conftest import load
 
@@ -56,8 +63,12 @@ def test_em_matches_scikit_learn_with_the_same_initialisation(name, k, kind):
     with jax.enable_x64(True):
         ours = gmm_fit(x, k, key=jax.random.key(0), covariance=kind, init=init)
         score = gmm_log_likelihood(ours.params, x)
+        probs = gmm_predict_proba(ours, x)
+        labels = gmm_predict(ours, x)
+    np.testing.assert_allclose(probs, peer.predict_proba(x), atol=1e-6)
+    assert np.mean(np.asarray(labels) == peer.predict(x)) > 0.99  # ties aside
     assert abs(ours.log_likelihood - peer.lower_bound_) < 1e-4
-    assert abs(ours.n_iter - peer.n_iter_) <= 1
+    assert abs(ours.iterations - peer.n_iter_) <= 1
     np.testing.assert_allclose(ours.history["log_likelihood"], peer.lower_bounds_)
     assert abs(score - peer.score(x)) < 1e-4
     np.testing.assert_allclose(ours.means, peer.means_, atol=1e-6)
@@ -70,7 +81,7 @@ def test_float32_em_reaches_the_float64_log_likelihood():
     with jax.enable_x64(True):
         double = gmm_fit(x, 3, key=jax.random.key(0), init=init)
     assert single.means.dtype == np.float32
-    assert single.n_iter == double.n_iter
+    assert single.iterations == double.iterations
     assert abs(single.log_likelihood - double.log_likelihood) < 1e-4
 
 
@@ -166,7 +177,7 @@ def test_log_likelihood_never_decreases_with_missing_data(kind, k):
     with jax.enable_x64(True):
         result = gmm_fit(x, k, key=jax.random.key(1), covariance=kind, tol=1e-6)
     steps = np.diff(result.history["log_likelihood"])
-    assert result.n_iter > 10
+    assert result.iterations > 10
     assert steps.min() > -1e-9, steps.min()
 
 

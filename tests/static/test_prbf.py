@@ -41,6 +41,7 @@ def random_params(kind, seed=0, m=4, d=3, k=3):
 
 def numpy_joint(params, x):
     """P(k) p(x|k) with p(x|k) = sum_j pi_jk N(x; mu_j, Sigma_j), in float64."""
+    params = getattr(params, "params", params)  # a PRBFResult or PRBFParams
     p = [np.asarray(a, np.float64) for a in params]
     means, cov, mixing, log_priors = p
     m, d = means.shape

@@ -218,12 +218,12 @@ def test_coinciding_centres_are_refused():
     x = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32), 4, 0)
     y = np.arange(12, dtype=np.int32) % 2
     with pytest.raises(ValueError, match="zero width: their centres coincide"):
-        rbf_fit(x, y, key=jax.random.key(0), n_centers=5, centers="random",
+        rbf_fit(x, y, key=jax.random.key(0), n_centers=5, init="random",
                 width="nearest")  # fmt: skip
     # One point repeated: the largest distance between centres is 0.
     with pytest.raises(ValueError, match="`width`='global' gave 5 of the 5 units"):
         rbf_fit(np.ones_like(x), y, key=jax.random.key(0), n_centers=5,
-                centers="random")  # fmt: skip
+                init="random")  # fmt: skip
 
 
 def test_predict_checks_its_input():

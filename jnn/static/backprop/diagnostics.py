@@ -12,14 +12,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from jnn._checks import check_key, check_positive_int
+from jnn._checks import (
+    check_callable,
+    check_dataset,
+    check_key,
+    check_positive_int,
+)
 from jnn.train import Learner, run
 from jnn.train.learner import Batch, LossFn, PyTree
 from jnn.train.stopping import Stop
@@ -38,8 +46,14 @@ def layer_gradient_norms(grads: PyTree) -> dict[str, jax.Array]:
       ``{"layer_grad_norm": (n_layers,)}``, ordered from input to output.
 
     Raises:
-      ValueError: no ``layer_<i>`` entries in ``grads``.
+      TypeError, ValueError: ``grads`` not a dict, or without ``layer_<i>``
+        entries.
     """
+    if not isinstance(grads, Mapping):
+        raise TypeError(
+            "`grads` must be a params-shaped dict of gradients with `layer_<i>` "
+            f"entries; got {type(grads).__name__}."
+        )
     layers = sorted(
         ((int(m.group(1)), name) for name in grads if (m := _LAYER.match(name))),
     )
@@ -62,8 +76,28 @@ def initial_gradient_norms(
 
     Returns:
       ``(n_layers,)`` norms, input layer first.
+
+    Raises:
+      TypeError, ValueError: ``model`` not a Flax module, ``loss`` not
+        callable, a bad ``key``, ``batch`` not a dict of arrays with ``"x"``
+        (sharing their rows, no NaN).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"`model` must be a Flax Linen module such as jnn.static.MLP; got "
+            f"{type(model).__name__}."
+        )
+    check_callable(loss, "loss", "a loss function loss(params, batch, ctx)")
     check_key(key)
+    check_dataset(batch, "batch")
+    if "x" not in batch:
+        raise ValueError(f"`batch` must hold the inputs 'x'; got {sorted(batch)}.")
+    return _initial_norms(model, loss, key, batch)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _initial_norms(model, loss, key, batch):
+    # One compiled program: eager grad dispatches (and compiles) op by op.
     params = model.init(key, batch["x"])["params"]
     grads = jax.grad(lambda p: loss(p, batch, None)[0])(params)
     return layer_gradient_norms(grads)["layer_grad_norm"]
@@ -101,9 +135,28 @@ def seed_spread(
 
     Returns:
       A :class:`SeedSpread`.
+
+    Raises:
+      TypeError, ValueError: ``learner`` not a :class:`jnn.train.Learner`,
+        ``train`` or ``val`` not dicts of arrays sharing their rows (NaN, inf),
+        bad counts, ``key`` or ``stop``; all before anything is traced.
     """
-    check_positive_int(n_seeds, "n_seeds")
+    if not isinstance(learner, Learner):
+        raise TypeError(
+            f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
+        )
+    check_dataset(train, "train")
     check_key(key)
+    check_positive_int(n_seeds, "n_seeds")
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size", allow_none=True)
+    if val is not None:
+        check_dataset(val, "val")
+    if stop is not None and not isinstance(stop, Stop):
+        raise TypeError(
+            "`stop` must be a stopping criterion of jnn.train (e.g. "
+            f"jnn.train.max_epochs(10)); got {type(stop).__name__}."
+        )
 
     def one(k):
         result = run(

@@ -11,11 +11,14 @@ normalisation and residual connections.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jnn._checks import check_bool
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,
@@ -41,7 +44,8 @@ def kernel_initializer(spec: str | float | Callable) -> Callable:
         ``N(0, s^2)`` weights whatever the fan-in, or any Flax initialiser.
 
     Raises:
-      ValueError: unknown name or a non-positive scale.
+      ValueError: unknown name or a scale that is not finite and positive
+        (the messages call it ``kernel_init``, the :class:`MLP` attribute).
     """
     if callable(spec):
         return spec
@@ -52,10 +56,16 @@ def kernel_initializer(spec: str | float | Callable) -> Callable:
                 f"positive float or a callable; got {spec!r}."
             )
         return INITIALIZERS[spec]
-    if isinstance(spec, int | float) and not isinstance(spec, bool) and spec > 0:
+    if (
+        isinstance(spec, int | float)
+        and not isinstance(spec, bool)
+        and math.isfinite(spec)
+        and spec > 0
+    ):
         return nn.initializers.normal(stddev=float(spec))
     raise ValueError(
-        f"`kernel_init` must be a name, a positive float or a callable; got {spec!r}."
+        "`kernel_init` must be a name, a finite positive float or a callable; "
+        f"got {spec!r}."
     )
 
 
@@ -94,7 +104,13 @@ class MLP(nn.Module):
     residual: bool = False
 
     def __post_init__(self) -> None:
-        features = tuple(self.features)
+        try:
+            features = tuple(self.features)
+        except TypeError:
+            raise TypeError(
+                "`features` must be a non-empty sequence of positive ints; got "
+                f"{self.features!r}."
+            ) from None
         if not features or not all(
             isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in features
         ):
@@ -108,6 +124,8 @@ class MLP(nn.Module):
                 f"function; got {self.activation!r}."
             )
         kernel_initializer(self.kernel_init)  # validates
+        check_bool(self.layer_norm, "layer_norm")
+        check_bool(self.residual, "residual")
         super().__post_init__()
 
     @nn.compact

@@ -8,7 +8,8 @@ import numpy as np
 from jnn import data as jdata
 from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
-from jnn.static.mixtures.mixture import gmm_fit, gmm_log_likelihood
+from jnn.static.mixtures.mixture import gmm_fit
+from jnn.static.mixtures.predict import gmm_log_likelihood
 from jnn.static.mixtures.vb import vb_gmm_fit
 
 
@@ -90,7 +91,7 @@ def vb_pruning(config: DemoConfig) -> DemoResult:
     left.bar(np.arange(1, 11), weights, color=np.where(result.active, "C0", "C7"))
     left.axhline(0.01, linestyle="--", color="gray")
     left.set(xlabel="component", ylabel="expected weight", title="after VB")
-    right.plot(np.arange(1, result.n_iter + 1), result.history["elbo"])
+    right.plot(np.arange(1, result.iterations + 1), result.history["elbo"])
     right.set(xlabel="iteration", ylabel="ELBO (up to a constant)", title="ELBO")
     path = plotting.save(fig, config.out / "vb_pruning.png")
     n_active = int(result.active.sum())
@@ -99,6 +100,6 @@ def vb_pruning(config: DemoConfig) -> DemoResult:
         "components with expected weight >= 1%",
         float(n_active),
         (path,),
-        f"{n_active} of 10 components kept after {result.n_iter} iterations; "
+        f"{n_active} of 10 components kept after {result.iterations} iterations; "
         f"weights {np.round(np.sort(weights)[::-1][:n_active], 3).tolist()}",
     )

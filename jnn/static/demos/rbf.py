@@ -69,8 +69,8 @@ def digits_race(config: DemoConfig, target: float) -> dict:
 
     def train_rbf():
         return rbf_fit(
-            ds.train["x"], ds.train["y"], key=key, n_centers=n_centers,
-            width_factor=2.0, ridge=1e-2,
+            ds.train["x"], ds.train["y"], n_centers, key=key, width_factor=2.0,
+            ridge=1e-2,
         )  # fmt: skip
 
     rbf, rbf_s = _timed(train_rbf)
@@ -121,7 +121,7 @@ def function_race(config: DemoConfig, target_mse: float) -> dict:
     n_centers = 30 if config.smoke else 100
 
     def train_rbf(targets):
-        return rbf_fit(x, targets, key=key, n_centers=n_centers, ridge=1e-3)
+        return rbf_fit(x, targets, n_centers, key=key, ridge=1e-3)
 
     model = MLP(features=(64, 64, 1), activation="tanh")
     learner = gradient_learner(model, regression_loss(model), optax.adam(1e-2))

@@ -8,7 +8,7 @@ import numpy as np
 from jnn import data as jdata
 from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
-from jnn.static.maps.som import som_fit, som_fit_seeds
+from jnn.static.maps.som_fit import som_fit, som_fit_seeds
 from jnn.static.maps.som_metrics import (
     best_matching_unit,
     hit_map,

@@ -28,41 +28,27 @@ References:
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jnn._checks import (
     check_array,
-    check_key,
     check_positive_float,
     check_positive_int,
-    is_concrete,
 )
 from jnn.static.maps.som_metrics import (
-    INITS,
     check_grid,
     decay_schedule,
-    initial_weights,
     neighborhood,
     quantization_error,
     random_weights,
     squared_distances,
     topographic_error,
 )
-from jnn.train import (
-    FitResult,
-    Learner,
-    RunResult,
-    TrainingDiverged,
-    full_batch,
-    run,
-)
+from jnn.train import Learner, full_batch
 
 
 class SOMState(NamedTuple):
@@ -273,172 +259,3 @@ def som_batch(
         return SOMState(w, t + 1), metrics
 
     return Learner(rule.init, update, rule.evaluate, plan=full_batch())
-
-
-def _setup(x, grid, algorithm, n_iterations, batch_size, init, settings, key, *,
-           seeds=False, ordered=False, init_weights=None):  # fmt: skip
-    """Validate everything before tracing; return the compiled trainer."""
-    check_array(x, "x", ndim=2, kind="f")
-    check_key(key)
-    if algorithm not in ("online", "batch") or (ordered and algorithm != "online"):
-        raise ValueError(f"`algorithm` must be 'online' (or 'batch' without `order`); "
-                         f"got {algorithm!r}.")  # fmt: skip
-    if init not in INITS:
-        raise ValueError(f"`init` must be one of {INITS}; got {init!r}.")
-    check_positive_int(n_iterations, "n_iterations")
-    check_positive_int(batch_size, "batch_size")
-    learner = som if algorithm == "online" else som_batch
-    # Check the settings (and the initial weights' rows, values) as the learner.
-    learner(grid, n_iterations=n_iterations, init_weights=init_weights, **settings)
-    if init_weights is not None and init_weights.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"`init_weights` must have the {x.shape[1]} features of `x`; got "
-            f"shape {tuple(init_weights.shape)}."
-        )
-    epochs, batch = n_iterations, None  # batch map: full-batch epochs
-    if algorithm == "online" and not ordered:
-        n_per_epoch = x.shape[0] // batch_size * batch_size
-        if n_per_epoch == 0:
-            raise ValueError(f"`batch_size` ({batch_size}) must not exceed the "
-                             f"number of samples ({x.shape[0]}).")  # fmt: skip
-        epochs, batch = math.ceil(n_iterations / n_per_epoch), batch_size
-    elif ordered:
-        epochs = 1  # one update scans the given sequence
-    settings = tuple(sorted(settings.items()))
-    return _trainer(learner, check_grid(grid), n_iterations, epochs, batch, init,
-                    settings, seeds)  # fmt: skip
-
-
-@functools.lru_cache(maxsize=32)
-def _trainer(learner, grid, n_iterations, epochs, batch, init, settings, seeds):
-    """Jitted ``train(x, key, init_weights)`` (vmapped over keys for ``seeds``).
-
-    Cached on the static settings, so that repeated fits compile once.
-    """
-
-    def one(x, key, w0):
-        init_key, key = jax.random.split(key)
-        if w0 is None:
-            w0 = initial_weights(init_key, x, grid, init)
-        rule = learner(grid, n_iterations=n_iterations, init_weights=w0,
-                       **dict(settings))  # fmt: skip
-        return run(rule, {"x": x}, key=key, epochs=epochs, batch_size=batch)
-
-    return jax.jit(jax.vmap(one, in_axes=(None, 0, None)) if seeds else one)
-
-
-def som_fit(
-    x: jax.Array,
-    grid: tuple[int, int],
-    *,
-    key: jax.Array,
-    n_iterations: int,
-    algorithm: str = "online",
-    init: str = "random",
-    init_weights: jax.Array | None = None,
-    order: jax.Array | None = None,
-    batch_size: int = 1,
-    **settings,
-) -> FitResult:
-    """Train a SOM on ``x``: a jitted :func:`jnn.train.run`, compiled once per setting.
-
-    Online, ``order=None``: ``ceil(T / n)`` epochs, each a fresh random pass
-    over the samples, one at a time (``batch_size`` consecutive samples per
-    engine step); the schedules reach ``t = T`` after exactly ``T`` samples and
-    the rest of the last pass leaves the map unchanged. Online with ``order``:
-    the samples ``x[order]`` in exactly that order, as one full-batch engine
-    epoch whose update scans them (how a run reproduces MiniSom's
-    ``train_random`` given its index sequence). Batch: ``T`` full-batch epochs.
-
-    Args:
-      x: ``(n, d)`` float samples (standardise them first).
-      grid: ``(rows, cols)``.
-      key: PRNG key (initialisation and sample order).
-      n_iterations: ``T``: online samples, or batch iterations.
-      algorithm: ``online`` (:func:`som`) or ``batch`` (:func:`som_batch`).
-      init: ``random``, ``samples`` or ``pca`` (:func:`initial_weights`).
-      init_weights: ``(rows * cols, d)`` initial weights (overrides ``init``).
-      order: optional ``(T,)`` int sample indices for the online steps.
-      batch_size: online samples per engine step (the rule stays sequential).
-      **settings: ``topology``, ``neighborhood``, ``learning_rate``, ``sigma``,
-        ``decay``, ``sigma_decay`` of :func:`som`.
-
-    Returns:
-      A :class:`jnn.train.FitResult`; ``state.weights`` is the codebook and
-      the history holds the epoch means of the step metrics.
-
-    Raises:
-      ValueError, TypeError: bad data or settings, ``init_weights`` of the
-        wrong shape or with NaN/inf, ``order`` indices outside ``[0, n)``,
-        a ``key`` that is not a PRNG key.
-      TrainingDiverged: the map became non-finite (``learning_rate`` too
-        large); ``.result`` holds the run.
-    """
-    train = _setup(x, grid, algorithm, n_iterations, batch_size, init, settings,
-                   key, ordered=order is not None,
-                   init_weights=init_weights)  # fmt: skip
-    data = jnp.asarray(x)
-    if order is not None:
-        _check_order(order, x.shape[0])
-        data = data[jnp.asarray(order)]
-    result = train(data, key, init_weights)
-    n = int(result.n_epochs)
-    history = {k: np.asarray(v[:n]) for k, v in result.history.items() if k != "fired"}
-    if bool(result.diverged):
-        raise TrainingDiverged(
-            f"the SOM diverged in epoch {n}: its metrics became non-finite. "
-            "Lower `learning_rate` (at most 1 keeps every unit between its old "
-            "weights and the samples).",
-            FitResult(result.state, history, "diverged", n),
-        )
-    return FitResult(result.state, history, "epochs", n)
-
-
-def _check_order(order, n: int) -> None:
-    """``order``: ``(T,)`` int sample indices in ``[0, n)``."""
-    check_array(order, "order", ndim=1, kind="i")
-    if is_concrete(order):
-        index = np.asarray(order)
-        bad = np.flatnonzero((index < 0) | (index >= n))
-        if bad.size:
-            raise ValueError(
-                f"`order` must hold sample indices in [0, {n}) (rows of `x`); "
-                f"got {index[bad[0]]} at position {bad[0]} ({bad.size} out of range)."
-            )
-
-
-def som_fit_seeds(
-    x: jax.Array,
-    grid: tuple[int, int],
-    *,
-    key: jax.Array,
-    n_seeds: int,
-    n_iterations: int,
-    algorithm: str = "online",
-    init: str = "random",
-    batch_size: int = 1,
-    **settings,
-) -> RunResult:
-    """Train ``n_seeds`` SOMs (own initialisation and sample order each) in one call.
-
-    ``jax.jit(jax.vmap(...))`` of :func:`jnn.train.run` over the seeds' keys.
-
-    Args:
-      x: ``(n, d)`` float samples.
-      grid: ``(rows, cols)``.
-      key: PRNG key, split into one key per seed.
-      n_seeds: number of independent trainings.
-      n_iterations: as in :func:`som_fit`.
-      algorithm: as in :func:`som_fit`.
-      init: as in :func:`som_fit`, drawn per seed.
-      batch_size: as in :func:`som_fit`.
-      **settings: as in :func:`som_fit`.
-
-    Returns:
-      A :class:`jnn.train.RunResult` with a leading seed axis: ``state.weights``
-      is ``(n_seeds, rows * cols, d)``.
-    """
-    check_positive_int(n_seeds, "n_seeds")
-    train = _setup(x, grid, algorithm, n_iterations, batch_size, init, settings,
-                   key, seeds=True)  # fmt: skip
-    return train(jnp.asarray(x), jax.random.split(key, n_seeds), None)

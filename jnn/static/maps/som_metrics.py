@@ -294,6 +294,7 @@ def hit_map(weights: jax.Array, x: jax.Array, grid) -> jax.Array:
     Returns:
       ``(rows, cols)`` float counts summing to ``n``.
     """
+    _check(weights, x)
     grid = _check_units(weights, grid, "rectangular")
     bmu = best_matching_unit(weights, x)
     counts = jnp.zeros(grid[0] * grid[1], jnp.float32).at[bmu].add(1.0)

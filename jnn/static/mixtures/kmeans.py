@@ -29,13 +29,16 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jnn._checks import (
     check_array,
     check_key,
     check_positive_float,
     check_positive_int,
+    is_concrete,
 )
+from jnn.static._api import deprecated_alias, trimmed_history
 from jnn.train import Learner, Stop, full_batch, metric_below, run
 
 INITS = ("k-means++", "random")
@@ -58,18 +61,32 @@ class KMeansResult(NamedTuple):
     """Output of :func:`kmeans_fit` (the best of the restarts).
 
     Attributes:
-      centers: ``(k, d)`` final centres.
+      centers: ``(k, d)`` final centres (also ``params``, what
+        :func:`kmeans_predict` takes).
       labels: ``(n,)`` int32 index of each example's nearest centre.
       inertia: ``[]`` sum of squared distances of the examples to their centres.
-      n_iter: ``[]`` int32 Lloyd iterations run by the best restart.
+      iterations: Lloyd iterations run by the best restart (``n_iter`` is its
+        deprecated name).
+      converged: whether the best restart met ``tol`` within ``max_iter``.
+      history: the best restart's per-iteration ``inertia``, ``center_shift``
+        and ``relative_center_shift`` (``(iterations,)`` arrays).
       restart_inertia: ``(n_init,)`` final inertia of every restart.
     """
 
     centers: jax.Array
     labels: jax.Array
     inertia: jax.Array
-    n_iter: jax.Array
+    iterations: int
+    converged: bool
+    history: dict[str, np.ndarray]
     restart_inertia: jax.Array
+
+    @property
+    def params(self) -> jax.Array:
+        """The fitted ``(k, d)`` centres."""
+        return self.centers
+
+    n_iter = deprecated_alias("n_iter", "iterations")
 
 
 def squared_distances(x: jax.Array, centers: jax.Array) -> jax.Array:
@@ -89,8 +106,21 @@ def squared_distances(x: jax.Array, centers: jax.Array) -> jax.Array:
     return jnp.maximum(x_sq - 2.0 * cross + c_sq, 0.0)
 
 
+def _check_x_centers(x, centers) -> None:
+    check_array(x, "x", ndim=2, kind="f")
+    check_array(centers, "centers", ndim=2, kind="f")
+    if centers.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"`centers` must have the {x.shape[1]} features of `x`; got shape "
+            f"{tuple(centers.shape)}."
+        )
+
+
 def assign_clusters(x: jax.Array, centers: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Nearest-centre labels and the inertia of that assignment.
+
+    A building block of Lloyd's iteration (data first, as :func:`lloyd_step`);
+    to label new data with a fitted model use :func:`kmeans_predict`.
 
     Args:
       x: ``(n, d)`` float examples.
@@ -100,7 +130,17 @@ def assign_clusters(x: jax.Array, centers: jax.Array) -> tuple[jax.Array, jax.Ar
       ``(labels, inertia)``: ``(n,)`` int32 labels and the scalar
       ``sum_i ||x_i - c_{l_i}||^2``, computed from the differences (not the
       expansion) so that it is exact to rounding.
+
+    Raises:
+      TypeError, ValueError: ``x`` or ``centers`` not 2-D float arrays with
+        the same number of features (or, when concrete, holding NaN or inf).
     """
+    _check_x_centers(x, centers)
+    return _assign(x, centers)
+
+
+@jax.jit
+def _assign(x, centers):
     labels = jnp.argmin(squared_distances(x, centers), axis=1).astype(jnp.int32)
     inertia = jnp.sum((x - centers[labels]) ** 2)
     return labels, inertia
@@ -123,7 +163,16 @@ def lloyd_step(x: jax.Array, centers: jax.Array):
       inertia is that of ``centers`` (before the move; from the expansion
       ``||x||^2 - 2 x.c + ||c||^2``, so accurate to about 1e-6 relative) and
       ``center_shift`` is ``||new_centers - centers||_F^2``.
+
+    Raises:
+      TypeError, ValueError: as :func:`assign_clusters`.
     """
+    _check_x_centers(x, centers)
+    return _lloyd(x, centers)
+
+
+@jax.jit
+def _lloyd(x, centers):
     k = centers.shape[0]
     cross = jnp.dot(x, centers.T, precision=jax.lax.Precision.HIGHEST)
     # ||x||^2 does not change the argmin: add it once, to the sum.
@@ -157,6 +206,11 @@ def kmeans_plus_plus(key: jax.Array, x: jax.Array, n_clusters: int) -> jax.Array
     check_array(x, "x", ndim=2, kind="f")
     check_positive_int(n_clusters, "n_clusters")
     _check_n_clusters(n_clusters, x.shape[0])
+    return _plus_plus(key, jnp.asarray(x), n_clusters)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _plus_plus(key, x, n_clusters: int):
     n = x.shape[0]
     n_trials = 2 + int(math.log(n_clusters))
     first_key, key = jax.random.split(key)
@@ -180,7 +234,7 @@ def kmeans_plus_plus(key: jax.Array, x: jax.Array, n_clusters: int) -> jax.Array
 
 def _initial_centers(init, key: jax.Array, x: jax.Array, n_clusters: int):
     if isinstance(init, str) and init == "k-means++":
-        return kmeans_plus_plus(key, x, n_clusters)
+        return _plus_plus(key, x, n_clusters)
     if isinstance(init, str):  # "random": k distinct examples
         rows = jax.random.choice(key, x.shape[0], (n_clusters,), replace=False)
         return x[rows]
@@ -241,6 +295,8 @@ def kmeans(n_clusters: int, *, init="k-means++", input_key: str = "x") -> Learne
     """
     check_positive_int(n_clusters, "n_clusters")
     _check_init(init, n_clusters)
+    if not isinstance(input_key, str):
+        raise TypeError(f"`input_key` must be a str; got {input_key!r}.")
 
     def init_fn(key: jax.Array, batch) -> KMeansState:
         if input_key not in batch:
@@ -252,7 +308,7 @@ def kmeans(n_clusters: int, *, init="k-means++", input_key: str = "x") -> Learne
         return KMeansState(_initial_centers(init, key, x, n_clusters), variance)
 
     def update(state: KMeansState, batch, key: jax.Array):
-        centers, _, inertia, shift = lloyd_step(batch[input_key], state.centers)
+        centers, _, inertia, shift = _lloyd(batch[input_key], state.centers)
         metrics = {
             "inertia": inertia,
             "center_shift": shift,
@@ -261,7 +317,7 @@ def kmeans(n_clusters: int, *, init="k-means++", input_key: str = "x") -> Learne
         return state._replace(centers=centers), metrics
 
     def evaluate(state: KMeansState, data):
-        return {"inertia": assign_clusters(data[input_key], state.centers)[1]}
+        return {"inertia": _assign(data[input_key], state.centers)[1]}
 
     return Learner(init_fn, update, evaluate, plan=full_batch())
 
@@ -274,24 +330,22 @@ def kmeans_convergence(tol: float = 1e-4) -> Stop:
 
 @functools.lru_cache(maxsize=32)
 def _restarts(n_clusters: int, init, tol: float, max_iter: int):
-    """Jitted ``(x, keys, init_centers) -> KMeansResult`` over vmapped restarts."""
+    """Jitted ``(x, keys, init_centers) -> best restart`` over vmapped restarts."""
     stop = kmeans_convergence(tol)
 
     def one(x, key, given):
         learner = kmeans(n_clusters, init=init if init != "given" else given)
         result = run(learner, {"x": x}, key=key, epochs=max_iter, stop=stop)
         centers = result.state.centers
-        labels, inertia = assign_clusters(x, centers)
-        return centers, labels, inertia, result.n_epochs
+        labels, inertia = _assign(x, centers)
+        converged = jnp.any(result.history["fired"][result.n_epochs - 1])
+        history = {k: v for k, v in result.history.items() if k != "fired"}
+        return centers, labels, inertia, result.n_epochs, converged, history
 
     def restarts(x, keys, given):
-        centers, labels, inertia, n_iter = jax.vmap(one, in_axes=(None, 0, None))(
-            x, keys, given
-        )
-        best = jnp.argmin(inertia)
-        return KMeansResult(
-            centers[best], labels[best], inertia[best], n_iter[best], inertia
-        )
+        out = jax.vmap(one, in_axes=(None, 0, None))(x, keys, given)
+        best = jnp.argmin(out[2])
+        return jax.tree.map(lambda leaf: leaf[best], out), out[2]
 
     return jax.jit(restarts)
 
@@ -325,7 +379,7 @@ def kmeans_fit(
 
     Returns:
       A :class:`KMeansResult`; ``labels`` and ``inertia`` are those of the
-      final centres.
+      final centres; :func:`kmeans_predict` labels new data.
 
     Raises:
       ValueError, TypeError: bad ``x`` (rank, NaN), ``n_clusters`` above the
@@ -335,8 +389,11 @@ def kmeans_fit(
       >>> import jax, numpy as np
       >>> x = np.array([[0.0, 0], [0, 1], [10, 0], [10, 1]], np.float32)
       >>> r = kmeans_fit(x, 2, key=jax.random.key(0), n_init=2)
-      >>> float(r.inertia)
-      1.0
+      >>> float(r.inertia), r.converged
+      (1.0, True)
+      >>> kmeans_predict(r, np.array([[9.0, 0.5]], np.float32)).tolist() == [
+      ...     int(r.labels[2])]
+      True
     """
     check_array(x, "x", ndim=2, kind="f")
     check_positive_int(n_clusters, "n_clusters")
@@ -353,4 +410,43 @@ def kmeans_fit(
     else:
         given, n_init = jnp.asarray(init, x.dtype), 1
         fn = _restarts(n_clusters, "given", float(tol), max_iter)
-    return fn(x, jax.random.split(key, n_init), given)
+    best, restart_inertia = fn(x, jax.random.split(key, n_init), given)
+    centers, labels, inertia, n_iter, converged, history = best
+    if is_concrete(n_iter):  # outside jit: host values, history cut to its length
+        n_iter, converged = int(n_iter), bool(converged)
+        history = trimmed_history(history, n_iter)
+    return KMeansResult(
+        centers, labels, inertia, n_iter, converged, history, restart_inertia
+    )
+
+
+def kmeans_predict(params, x) -> jax.Array:
+    """Index of the nearest centre of each row of ``x``: ``(n, d) -> (n,)`` int32.
+
+    Args:
+      params: a :class:`KMeansResult` or its ``(k, d)`` ``centers``.
+      x: ``(n, d)`` float examples.
+
+    Raises:
+      TypeError, ValueError: ``params`` neither; ``x`` not ``(n, d)`` float
+        with the centres' ``d`` (or, when concrete, holding NaN or inf).
+    """
+    centers = params.centers if isinstance(params, KMeansResult) else params
+    if not hasattr(centers, "shape"):
+        raise TypeError(
+            "`params` must be a KMeansResult or its (k, d) centres; got "
+            f"{type(params).__name__}."
+        )
+    check_array(centers, "params", ndim=2, kind="f")
+    check_array(x, "x", ndim=2, kind="f")
+    if x.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"`x` must have {centers.shape[1]} features (as the centres); got "
+            f"shape {tuple(x.shape)}."
+        )
+    return _predict(jnp.asarray(centers), jnp.asarray(x))
+
+
+@jax.jit
+def _predict(centers, x):
+    return jnp.argmin(squared_distances(x, centers), axis=1).astype(jnp.int32)

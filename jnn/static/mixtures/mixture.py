@@ -39,7 +39,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from jnn._checks import check_positive_float, check_positive_int
+from jnn._checks import (
+    check_key,
+    check_positive_float,
+    check_positive_int,
+)
+from jnn.static._api import deprecated_alias
 from jnn.static.mixtures.mixture_data import (
     as_data,
     check_choice,
@@ -87,16 +92,16 @@ class GMMResult(NamedTuple):
       log_likelihood: mean per-sample log-likelihood of the last E-step (at
         the parameters before the last M-step, as scikit-learn's
         ``lower_bound_``).
-      n_iter: EM iterations run.
+      iterations: EM iterations run (``n_iter`` is its deprecated name).
       converged: whether the tolerance was reached before ``max_iter``.
-      history: per-iteration ``{"log_likelihood": (n_iter,) array, ...}``.
+      history: per-iteration ``{"log_likelihood": (iterations,) array}``.
     """
 
     weights: jax.Array
     means: jax.Array
     covariances: jax.Array
     log_likelihood: float
-    n_iter: int
+    iterations: int
     converged: bool
     history: dict[str, np.ndarray]
 
@@ -104,6 +109,8 @@ class GMMResult(NamedTuple):
     def params(self) -> GMMParams:
         """The fitted parameters as :class:`GMMParams`."""
         return GMMParams(self.weights, self.means, self.covariances)
+
+    n_iter = deprecated_alias("n_iter", "iterations")
 
 
 # --- densities -----------------------------------------------------------------
@@ -299,6 +306,9 @@ def gmm_em(
     check_positive_float(reg_covar, "reg_covar")
     check_choice(covariance, COVARIANCES, "covariance")
     if isinstance(init, GMMParams):
+        # Everything but the data's d: the means' columns stand in for it.
+        d = np.shape(init.means)[-1] if np.ndim(init.means) == 2 else 0
+        check_params(init, covariance, n_components, d)
         learner = _em_learner(n_components, covariance, reg_covar, "given", init)
         return learner._replace(check=em_data_check(n_components, covariance, init))
     check_choice(init, INITS, "init")
@@ -368,7 +378,8 @@ def gmm_fit(
         ``precisions_init``).
 
     Returns:
-      A :class:`GMMResult`.
+      A :class:`GMMResult`; :func:`gmm_predict` and :func:`gmm_predict_proba`
+      take it (or its ``params``).
 
     Raises:
       ValueError, TypeError: bad ``x`` (infinite values, an all-NaN row or
@@ -383,14 +394,20 @@ def gmm_fit(
     """
     data = as_data(x, observed_columns=True)
     check_positive_int(n_components, "n_components")
+    check_key(key)
     check_positive_int(max_iter, "max_iter")
     check_positive_float(tol, "tol")
+    check_positive_float(reg_covar, "reg_covar")
     n, d = data["x"].shape
     if n_components > n:
         raise ValueError(f"`n_components` ({n_components}) must be <= n ({n}).")
     check_choice(covariance, COVARIANCES, "covariance")
     if isinstance(init, GMMParams):
         check_params(init, covariance, n_components, d)
+    elif not isinstance(init, str):
+        raise TypeError(
+            f"`init` must be one of {INITS} or GMMParams; got {type(init).__name__}."
+        )
     learner = gmm_em(n_components, covariance, reg_covar=reg_covar, init=init)
     result = fit(
         learner,
@@ -417,34 +434,6 @@ def gmm_fit(
         result.reason != "epochs",
         result.history,
     )
-
-
-def gmm_log_likelihood(params: GMMParams, x, *, per_sample: bool = False):
-    """Mean (or per-row) log-likelihood of ``x``; NaN cells are marginalised out.
-
-    Args:
-      params: a fitted :class:`GMMParams`.
-      x: ``(n, d)`` data, NaN for missing values.
-      per_sample: return the ``(n,)`` per-row values instead of their mean.
-
-    Returns:
-      ``log p(x_o)`` averaged over rows (a float), or per row.
-    """
-    data = as_data(x)
-    if data["x"].shape[1] != np.shape(params.means)[1]:
-        raise ValueError(
-            f"`x` must have {np.shape(params.means)[1]} columns; got "
-            f"{data['x'].shape[1]}."
-        )
-    values = _per_sample(KINDS[np.ndim(params.covariances)], params, data)
-    return values if per_sample else float(jnp.mean(values))
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _per_sample(kind, params, data):
-    x, observed = _unpack(data)
-    params = GMMParams(*(jnp.asarray(p, x.dtype) for p in params))
-    return e_step(x, observed, params, kind)[1]
 
 
 @functools.lru_cache(maxsize=32)

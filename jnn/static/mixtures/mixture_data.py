@@ -58,37 +58,48 @@ def as_data(
     return {"x": np.where(missing, 0, arr).astype(arr.dtype), "observed": ~missing}
 
 
-def check_params(params, kind: str, n_components: int, d: int) -> None:
+def check_params(
+    params, kind: str, n_components: int, d: int, name: str = "init"
+) -> None:
     """Raise unless ``params`` (GMMParams) fit ``K`` ``kind`` components in ``d``.
 
     Checks the shapes and, for concrete values, that every entry is finite,
     the weights are positive and sum to one, and the covariances are positive
     (definite, by a Cholesky factorisation, for ``"full"``): EM's first E-step
-    evaluates the densities at exactly these parameters.
+    evaluates the densities at exactly these parameters. ``name`` is the
+    argument the messages blame (``init.weights``, ...).
     """
+    prefix = name
     shapes = {"full": (n_components, d, d), "diag": (n_components, d)}
     expected = (
         (n_components,),
         (n_components, d),
         shapes.get(kind, (n_components,)),
     )
-    for name, value, shape in zip(params._fields, params, expected, strict=True):
+    for field, value, shape in zip(params._fields, params, expected, strict=True):
         if np.shape(value) != shape:
             raise ValueError(
-                f"`init.{name}` must have shape {shape} for {n_components} "
+                f"`{prefix}.{field}` must have shape {shape} for {n_components} "
                 f"{kind} components in {d} dimensions; got {np.shape(value)}."
             )
     if not all(is_concrete(value) for value in params):
         return
-    for name, value in zip(params._fields, params, strict=True):
-        if not np.all(np.isfinite(np.asarray(value, np.float64))):
-            raise ValueError(f"`init.{name}` contains NaN or infinite values.")
+    for field, value in zip(params._fields, params, strict=True):
+        try:
+            finite = np.all(np.isfinite(np.asarray(value, np.float64)))
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`{prefix}.{field}` must be a float array; got {type(value).__name__}."
+            ) from None
+        if not finite:
+            raise ValueError(f"`{prefix}.{field}` contains NaN or infinite values.")
     weights = np.asarray(params.weights, np.float64)
     if not np.isclose(np.sum(weights), 1.0, atol=1e-4) or np.any(weights <= 0):
         raise ValueError(
-            f"`init.weights` must be positive and sum to one; got {weights.tolist()}."
+            f"`{prefix}.weights` must be positive and sum to one; got "
+            f"{weights.tolist()}."
         )
-    check_covariances(params.covariances, kind, "init.covariances")
+    check_covariances(params.covariances, kind, f"{prefix}.covariances")
 
 
 def check_covariances(cov, kind: str, name: str) -> None:
@@ -103,6 +114,8 @@ def check_covariances(cov, kind: str, name: str) -> None:
         "iteration: start from e.g. the data covariance (np.cov(x.T)) plus a "
         "small multiple of the identity"
     )
+    if name.startswith("params"):
+        advice = "pass the parameters of a fitted mixture (`gmm_fit(...).params`)"
     if kind != "full":
         if cov.size and cov.min() <= 0:
             raise ValueError(

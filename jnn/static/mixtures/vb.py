@@ -37,9 +37,11 @@ from jax.scipy.special import digamma, gammaln, logsumexp
 
 from jnn._checks import (
     check_fraction,
+    check_key,
     check_positive_float,
     check_positive_int,
 )
+from jnn.static._api import deprecated_alias
 from jnn.static.mixtures.mixture import (
     GMMParams,
     _log_gaussian_diag,
@@ -103,10 +105,11 @@ class VBResult(NamedTuple):
       covariances: ``E[Lambda_k]^{-1}``, ``(K, d, d)`` or ``(K, d)``.
       active: ``(K,)`` bool, expected weight >= ``prune_threshold``.
       elbo: the last lower bound (scikit-learn's ``lower_bound_``).
-      n_iter: iterations run.
+      iterations: iterations run (``n_iter`` is its deprecated name).
       converged: whether ``tol`` was reached before ``max_iter``.
       history: per iteration ``elbo`` and ``active_components``.
-      state: the final :class:`VBState`.
+      state: the final :class:`VBState` (also ``params``, what
+        :func:`vb_gmm_predict` takes).
     """
 
     weights: jax.Array
@@ -114,10 +117,17 @@ class VBResult(NamedTuple):
     covariances: jax.Array
     active: np.ndarray
     elbo: float
-    n_iter: int
+    iterations: int
     converged: bool
     history: dict[str, np.ndarray]
     state: VBState
+
+    @property
+    def params(self) -> VBState:
+        """The variational posterior, :class:`VBState` (same as ``state``)."""
+        return self.state
+
+    n_iter = deprecated_alias("n_iter", "iterations")
 
 
 def expected_weights(state: VBState) -> jax.Array:
@@ -284,8 +294,7 @@ def vb_gmm(
     ):
         if value is not None:
             check_positive_float(value, name)
-    if isinstance(init, str):
-        check_choice(init, ("points", "random"), "init")
+    _check_init(init)
     given = {
         "weight_concentration": weight_concentration_prior,
         "mean_precision": mean_precision_prior,
@@ -293,6 +302,7 @@ def vb_gmm(
         "degrees_of_freedom": degrees_of_freedom_prior,
         "covariance": covariance_prior,
     }
+    _check_array_priors(given, covariance)
 
     def init_fn(key, batch):
         x = batch["x"]
@@ -349,7 +359,8 @@ def vb_gmm_fit(
         ``reg_covar`` (see :func:`vb_gmm`).
 
     Returns:
-      A :class:`VBResult`.
+      A :class:`VBResult`; :func:`vb_gmm_predict` and
+      :func:`vb_gmm_predict_proba` take it (or its ``state``).
 
     Raises:
       ValueError, TypeError: bad ``x`` (NaN, inf), settings or ``key``;
@@ -362,9 +373,13 @@ def vb_gmm_fit(
     """
     data = as_data(x, allow_missing=False)
     n, d = data["x"].shape
-    check_positive_int(max_iter, "max_iter")
     check_positive_int(n_components, "n_components")
+    check_key(key)
+    check_positive_int(max_iter, "max_iter")
     check_positive_float(tol, "tol")
+    check_choice(covariance, VB_COVARIANCES, "covariance")
+    check_fraction(prune_threshold, "prune_threshold")
+    _check_init(init)
     if n_components > n:
         raise ValueError(f"`n_components` ({n_components}) must be <= n ({n}).")
     given = {k.removesuffix("_prior"): v for k, v in priors.items()}
@@ -400,6 +415,33 @@ def vb_gmm_fit(
         result.history,
         state,
     )
+
+
+def _check_array_priors(given: dict, covariance: str) -> None:
+    """``m_0`` and ``W_0^{-1}`` before the data: the shapes must agree (``d``)."""
+    for key in ("mean", "covariance"):
+        value = given[key]
+        if value is not None and not hasattr(value, "shape"):
+            raise TypeError(
+                f"`{key}_prior` must be an array; got {type(value).__name__}."
+            )
+    shape = np.shape(given["mean"]) or np.shape(given["covariance"])[-1:]
+    if shape and len(shape) == 1:  # d is known: check against it
+        check_vb_priors(given, covariance, shape[0])
+    elif given["mean"] is not None:
+        raise ValueError(
+            f"`mean_prior` must have shape (d,); got {np.shape(given['mean'])}."
+        )
+
+
+def _check_init(init) -> None:
+    if isinstance(init, str):
+        check_choice(init, ("points", "random"), "init")
+    elif not hasattr(init, "shape"):
+        raise TypeError(
+            "`init` must be 'points', 'random' or an (n, K) array of "
+            f"responsibilities; got {type(init).__name__}."
+        )
 
 
 def _learner(n_components, covariance, prune_threshold, init, priors):

@@ -38,6 +38,7 @@ from jnn._checks import (
     check_positive_int,
     is_concrete,
 )
+from jnn.static._api import fitted
 from jnn.static.backprop.calibration import check_labels
 from jnn.train import Learner, full_batch
 
@@ -56,6 +57,31 @@ class PNNState(NamedTuple):
     labels: jax.Array
     log_priors: jax.Array
     sigma: jax.Array
+
+
+class PNNResult(NamedTuple):
+    """Output of :func:`pnn_fit`.
+
+    Attributes:
+      patterns, labels, log_priors, sigma: as in :class:`PNNState`
+        (``params`` bundles them; the predictors take either).
+      iterations: always 1: building a PNN is one pass that stores the data.
+      converged: always True (there is nothing to converge).
+      history: ``{}`` (no per-iteration metrics).
+    """
+
+    patterns: jax.Array
+    labels: jax.Array
+    log_priors: jax.Array
+    sigma: jax.Array
+    iterations: int
+    converged: bool
+    history: dict[str, np.ndarray]
+
+    @property
+    def params(self) -> PNNState:
+        """The network as :class:`PNNState`."""
+        return PNNState(self.patterns, self.labels, self.log_priors, self.sigma)
 
 
 class SigmaSelection(NamedTuple):
@@ -262,7 +288,8 @@ def pnn_fit(
       priors: ``"empirical"``, ``"uniform"`` or a ``(K,)`` array.
 
     Returns:
-      A :class:`PNNState`.
+      A :class:`PNNResult` (``iterations=1``, ``converged=True``: the fit is
+      one pass); :func:`pnn_predict` takes it (or its ``params``).
 
     Raises:
       ValueError: a class in ``[0, K)`` without any example in ``y`` (its
@@ -272,35 +299,49 @@ def pnn_fit(
     """
     n_classes = _check_xy(x, y, n_classes, priors)
     learner = pnn(sigma, n_classes, priors=priors)
-    return learner.init(jax.random.key(0), {"x": x, "y": y})
+    state = learner.init(jax.random.key(0), {"x": x, "y": y})
+    return PNNResult(*state, 1, True, {})
 
 
-def _check_state_x(state: PNNState, x, chunk_size) -> int:
-    if not isinstance(state, PNNState):
-        raise TypeError(f"`state` must be a PNNState; got {type(state).__name__}.")
+def _check_state_x(params, x, chunk_size) -> tuple[PNNState, int]:
+    state = fitted(params, PNNState, PNNResult)
+    check_array(state.patterns, "params.patterns", ndim=2, kind="f")
+    check_array(state.labels, "params.labels", ndim=1, kind="i")
+    check_array(state.log_priors, "params.log_priors", ndim=1, kind="f")
     check_array(x, "x", ndim=2, kind="f")
     check_positive_int(chunk_size, "chunk_size")
     if is_concrete(state.sigma):
-        check_positive_float(float(state.sigma), "sigma")
+        check_positive_float(float(state.sigma), "params.sigma")
     if x.shape[1] != state.patterns.shape[1]:
         raise ValueError(
             f"`x` must have {state.patterns.shape[1]} features (as the patterns); "
             f"got {x.shape[1]}."
         )
-    return state.log_priors.shape[0]
+    return state, state.log_priors.shape[0]
 
 
-def pnn_predict_proba(
-    state: PNNState, x: jax.Array, *, chunk_size: int = 1024
-) -> jax.Array:
-    """Posteriors ``P(k | x)``: ``(m, d) -> (m, K)``, rows summing to 1."""
-    n_classes = _check_state_x(state, x, chunk_size)
+def pnn_predict_proba(params, x: jax.Array, *, chunk_size: int = 1024) -> jax.Array:
+    """Posteriors ``P(k | x)``: ``(m, d) -> (m, K)``, rows summing to 1.
+
+    Args:
+      params: :class:`PNNState` or the :class:`PNNResult` of :func:`pnn_fit`.
+      x: ``(m, d)`` float queries.
+      chunk_size: query rows per distance matrix.
+
+    Raises:
+      TypeError, ValueError: ``params`` neither; ``x`` not ``(m, d)`` float
+        with the patterns' ``d`` (NaN, inf); a bad ``chunk_size``.
+    """
+    state, n_classes = _check_state_x(params, x, chunk_size)
     return jnp.exp(_log_posterior_jit(state, jnp.asarray(x), n_classes, chunk_size))
 
 
-def pnn_predict(state: PNNState, x: jax.Array, *, chunk_size: int = 1024) -> jax.Array:
-    """The Bayes decision ``argmax_k P(k) p(x|k)``: ``(m, d) -> (m,)`` int."""
-    n_classes = _check_state_x(state, x, chunk_size)
+def pnn_predict(params, x: jax.Array, *, chunk_size: int = 1024) -> jax.Array:
+    """The Bayes decision ``argmax_k P(k) p(x|k)``: ``(m, d) -> (m,)`` int.
+
+    Args and errors as :func:`pnn_predict_proba`.
+    """
+    state, n_classes = _check_state_x(params, x, chunk_size)
     log_post = _log_posterior_jit(state, jnp.asarray(x), n_classes, chunk_size)
     return jnp.argmax(log_post, axis=1)
 
@@ -355,7 +396,7 @@ def pnn_select_sigma(
         raise ValueError(f"`sigmas` must be finite numbers > 0; got {grid.tolist()}.")
     state = pnn_fit(
         train["x"], train["y"], sigma=1.0, n_classes=n_classes, priors=priors
-    )
+    ).params
     accuracy, log_loss = _score_sigmas(
         state,
         jnp.asarray(val["x"], jnp.float32),
