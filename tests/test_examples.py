@@ -28,6 +28,10 @@ def test_every_example_is_tested():
         "hopfield/tsp_tsplib.py",
         "cnn/lenet5.py",
         "cnn/efficient.py",
+        "rnn/adding_problem.py",
+        "rnn/row_mnist.py",
+        "rnn/char_lstm.py",
+        "rnn/tbptt.py",
     }
     assert scripts == here | tested_elsewhere
 
@@ -82,3 +86,29 @@ def test_efficient_smoke(tmp_path, monkeypatch):
     net = results["inverted residual"]
     assert net["accuracy"] > 0.2  # 1 epoch on 1,000 images; chance 0.1
     assert net["macs"] <= 326_520 / 5  # <= 1/5 of LeNet-5's MACs
+
+
+def test_adding_problem_smoke(tmp_path, monkeypatch):
+    result = run_example("rnn/adding_problem.py", tmp_path, monkeypatch)
+    assert set(result["table"]) == {("lstm", 10)}
+    assert all(np.isfinite(mse) for _, mse, _ in result["table"].values())
+    assert (tmp_path / "jnn-output" / "adding_problem_steps.png").exists()
+
+
+def test_row_mnist_smoke(tmp_path, monkeypatch):
+    result = run_example("rnn/row_mnist.py", tmp_path, monkeypatch)
+    assert result["test_accuracy"]["lstm"] > 0.15  # 3 short epochs; chance 0.1
+
+
+def test_char_lstm_smoke(tmp_path, monkeypatch):
+    result = run_example("rnn/char_lstm.py", tmp_path, monkeypatch)
+    assert result["val_loss"] < 3.9  # uniform over 65 characters: 4.17 nats
+    assert result["sample"].startswith("ROMEO:\n") and len(result["sample"]) == 507
+
+
+def test_tbptt_smoke(tmp_path, monkeypatch):
+    result = run_example("rnn/tbptt.py", tmp_path, monkeypatch)
+    assert set(result["windows"]) == {10, 25}
+    for curve in result["windows"].values():
+        assert curve[-1] < 4.17  # below the uniform model
+    assert (tmp_path / "jnn-output" / "tbptt_clipping.png").exists()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 
 from jnn.cnn.demos.lenet import DISTORTION, train_lenet5
-from jnn.cnn.lenet import parameter_counts
+from jnn.cnn.lenet.model import parameter_counts
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -25,16 +25,18 @@ Public API:
 
 __all__: list[str] = []
 
-from jnn.cnn.lenet import (  # noqa: E402
+from jnn.cnn.lenet.layers import (  # noqa: E402
     C3_TABLE,
     ConnectionTableConv,
-    LeNet5,
     Subsampling,
-    pad_mnist,
-    parameter_counts,
     squash,
 )
-from jnn.cnn.rbf_output import DIGIT_BITMAPS, EuclideanRBF, rbf_map_loss  # noqa: E402
+from jnn.cnn.lenet.model import LeNet5, pad_mnist, parameter_counts  # noqa: E402
+from jnn.cnn.lenet.rbf_output import (  # noqa: E402
+    DIGIT_BITMAPS,
+    EuclideanRBF,
+    rbf_map_loss,
+)
 
 __all__ += [
     "C3_TABLE",
@@ -49,26 +51,26 @@ __all__ += [
     "squash",
 ]
 
-from jnn.cnn.blocks import InvertedResidual, ShuffleUnit  # noqa: E402
+from jnn.cnn.checks import check_images  # noqa: E402
 from jnn.cnn.counting import CostReport, LayerCost, count, format_report  # noqa: E402
-from jnn.cnn.layers import (  # noqa: E402
-    GlobalAvgPool,
+from jnn.cnn.efficient.blocks import InvertedResidual, ShuffleUnit  # noqa: E402
+from jnn.cnn.efficient.convs import (  # noqa: E402
     GroupConv,
     SeparableConv,
-    avg_pool,
-    channel_shuffle,
-    check_images,
-    conv2d,
     make_divisible,
-    max_pool,
     normalization,
 )
-from jnn.cnn.mobilenet import (  # noqa: E402
+from jnn.cnn.efficient.mobilenet import (  # noqa: E402
     MobileNetV2,
     mobilenet_v2_mnist,
     separable_mnist,
 )
-from jnn.cnn.shufflenet import ShuffleNetV1, shufflenet_v1_mnist  # noqa: E402
+from jnn.cnn.efficient.shufflenet import (  # noqa: E402
+    ShuffleNetV1,
+    shufflenet_v1_mnist,
+)
+from jnn.cnn.functional import channel_shuffle, conv2d  # noqa: E402
+from jnn.cnn.pooling import GlobalAvgPool, avg_pool, max_pool  # noqa: E402
 
 __all__ += [
     "CostReport",

@@ -12,14 +12,16 @@ Public API (discrete Hopfield networks, D6-D11):
   modern_update, modern_recall, modern_energy, ModernRecall
                            modern Hopfield network = attention (Ramsauer et al. 2020)
   basin_size, capacity_curve, CapacityCurve, spurious_census, SpuriousCensus,
-  flip_bits              basins (D9), capacity (D11), spurious states (analysis)
+  flip_bits              basins (D9), capacity (D11), spurious states
+                           (basins, capacity, spurious; trials)
   random_patterns, correlated_patterns, orthogonalize, orthogonal_hebbian
                            pattern sets; orthogonalising correlated ones
 
 Continuous Hopfield networks (D1-D5, D7):
   CHNN, chnn, energy_continuous, vector_field, simulate, output,
   state_from_output, leak_integral, reached_steady_state, final_state
-                           parameters, energy, dynamics solved with Diffrax (chnn)
+                           parameters, energy (chnn), dynamics solved with
+                           Diffrax (simulation)
   simulate_ensemble, ensemble_vector_field
                            many starts as one solve with a shared step (ensemble)
   tour_length, held_karp, two_opt, random_tsp, validate_distances,
@@ -42,26 +44,26 @@ Continuous Hopfield networks (D1-D5, D7):
 from jnn.hopfield.continuous.chnn import (
     CHNN,
     chnn,
-    final_state,
     leak_integral,
     output,
-    reached_steady_state,
-    simulate,
     state_from_output,
     vector_field,
 )
 from jnn.hopfield.continuous.chnn import energy as energy_continuous
 from jnn.hopfield.continuous.ensemble import ensemble_vector_field, simulate_ensemble
-from jnn.hopfield.continuous.lyapunov import LyapunovReport, chnn_lyapunov, lyapunov_check
-from jnn.hopfield.continuous.robustness import FaultTolerance, fault_tolerance
-from jnn.hopfield.discrete.analysis import (
-    CapacityCurve,
-    SpuriousCensus,
-    basin_size,
-    capacity_curve,
-    flip_bits,
-    spurious_census,
+from jnn.hopfield.continuous.lyapunov import (
+    LyapunovReport,
+    chnn_lyapunov,
+    lyapunov_check,
 )
+from jnn.hopfield.continuous.robustness import FaultTolerance, fault_tolerance
+from jnn.hopfield.continuous.simulation import (
+    final_state,
+    reached_steady_state,
+    simulate,
+)
+from jnn.hopfield.discrete.basins import basin_size
+from jnn.hopfield.discrete.capacity import CapacityCurve, capacity_curve
 from jnn.hopfield.discrete.correlated import (
     correlated_patterns,
     orthogonal_hebbian,
@@ -88,6 +90,8 @@ from jnn.hopfield.discrete.rules import (
     to_binary,
     to_bipolar,
 )
+from jnn.hopfield.discrete.spurious import SpuriousCensus, spurious_census
+from jnn.hopfield.discrete.trials import flip_bits
 from jnn.hopfield.problems.qubo import (
     MAX_BRUTE_FORCE_VARIABLES,
     QUBOSolution,

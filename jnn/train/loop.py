@@ -267,17 +267,17 @@ def _check_inputs(learner, train, val, epochs, batch_size, stop, plan=None):
     n = check_dataset(train, "train")
     if learner.check is not None:
         learner.check(train, "train")
-    if val is not None:
-        check_dataset(val, "val")
-        if learner.evaluate is None:
-            raise ValueError("`val` was given but the learner has no `evaluate`.")
-        check_like(val, train, "val")
-        if learner.check is not None:
-            learner.check(val, "val")
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size", allow_none=True)
     batches = resolve(learner.plan, plan, batch_size)
     batches.check(n, "train")
+    if val is not None:
+        check_dataset(val, "val")
+        if learner.evaluate is None:
+            raise ValueError("`val` was given but the learner has no `evaluate`.")
+        check_like(val, train, "val", streams=batches.kind == "windows")
+        if learner.check is not None:
+            learner.check(val, "val")
     if stop is not None and not isinstance(stop, Stop):
         raise TypeError(
             f"`stop` must be a jnn.train.stopping.Stop; got {type(stop).__name__}."
@@ -302,13 +302,20 @@ def check_learner(learner: Any) -> None:
         check_plan(learner.plan, "learner.plan")
 
 
-def check_like(data: Batch, reference: Batch, name: str) -> None:
+def check_like(
+    data: Batch, reference: Batch, name: str, *, streams: bool = False
+) -> None:
     """Raise unless ``data`` has ``reference``'s entries, trailing shapes and dtypes.
 
     Args:
       data: e.g. the validation set.
       reference: the training set.
       name: the argument's name, used in the messages.
+      streams: ``reference`` is one stream walked in ordered windows
+        (``sequence_windows``); ``data`` may then also be ``B`` parallel
+        streams, ``(B, L, ...)`` for a ``(T, ...)`` reference, which the
+        learner's ``evaluate`` reads in one call (e.g. a long validation text
+        cut into streams scored side by side).
 
     Raises:
       TypeError: ``data`` or ``reference`` not a dict of arrays, a different
@@ -330,9 +337,11 @@ def check_like(data: Batch, reference: Batch, name: str) -> None:
             f"`{name}` must have the same entries as `train` "
             f"{sorted(reference)}; got {sorted(data)}."
         )
+    ranks = {data[entry].ndim - reference[entry].ndim for entry in reference}
+    axes = 2 if streams and ranks == {1} else 1
     for entry, ref in reference.items():
         got = data[entry]
-        if tuple(got.shape[1:]) != tuple(ref.shape[1:]):
+        if tuple(got.shape[axes:]) != tuple(ref.shape[1:]):
             raise ValueError(
                 f"`{name}[{entry!r}]` must have the shape of `train[{entry!r}]` "
                 f"after the example axis, (n, {', '.join(map(str, ref.shape[1:]))})"

@@ -16,16 +16,16 @@ from jnn.cnn import (
     pad_mnist,
     parameter_counts,
 )
-from jnn.cnn._fastconv import (
+from jnn.cnn._fastconv.im2col import conv_matmul_backward
+from jnn.cnn._fastconv.pool_phases import (
     CHAIN_MAX_BATCH,
     CHAIN_MIN_BATCH,
     CHAINS,
     PoolPhaseConv,
     chain_pieces,
-    conv_matmul_backward,
     conv_pool_phases,
 )
-from jnn.cnn.lenet import resolve_conv_path
+from jnn.cnn.lenet.model import resolve_conv_path
 from jnn.train import classification_loss, fit, gradient_learner
 from tests.conftest import load
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import jnn.hopfield as hop
-from jnn.hopfield.discrete import analysis
+from jnn.hopfield.discrete import capacity
 
 KEY = jax.random.key(0)
 N = 100
@@ -82,9 +82,9 @@ def test_capacity_hebbian_collapses_near_alpha_c_and_better_rules_hold():
 
 
 def test_recall_compiles_once_for_all_loads():
-    before = analysis._recall_trials._cache_size()
+    before = capacity._recall_trials._cache_size()
     hop.capacity_curve(hop.hebbian, 64, [0.05, 0.1, 0.2], key=KEY, trials=2)
-    assert analysis._recall_trials._cache_size() - before <= 1
+    assert capacity._recall_trials._cache_size() - before <= 1
 
 
 def test_orthogonalize_closed_form_and_projection_rule():

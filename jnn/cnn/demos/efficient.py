@@ -1,7 +1,7 @@
 """Demo of curriculum C2: accuracy against cost for efficient convolutions.
 
 LeNet-5 and three networks built from the efficient blocks of
-:mod:`jnn.cnn.layers` (depthwise-separable convolutions, group convolutions
+:mod:`jnn.cnn.efficient` (depthwise-separable convolutions, group convolutions
 with channel shuffle, inverted residuals) are trained on MNIST with the same
 optimiser; their parameters and multiply-accumulates come from
 :func:`jnn.cnn.count`. ``examples/cnn/efficient.py`` runs the full-size
@@ -24,9 +24,9 @@ from jnn import data as jdata
 from jnn import plotting
 from jnn.cnn.augment import augmented_loss, random_affine
 from jnn.cnn.counting import count
-from jnn.cnn.lenet import LeNet5, pad_mnist
-from jnn.cnn.mobilenet import mobilenet_v2_mnist, separable_mnist
-from jnn.cnn.shufflenet import shufflenet_v1_mnist
+from jnn.cnn.efficient.mobilenet import mobilenet_v2_mnist, separable_mnist
+from jnn.cnn.efficient.shufflenet import shufflenet_v1_mnist
+from jnn.cnn.lenet.model import LeNet5, pad_mnist
 from jnn.demos import DemoConfig, DemoResult, register
 from jnn.train import classification_loss, fit, gradient_learner
 

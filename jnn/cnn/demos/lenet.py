@@ -20,8 +20,8 @@ import optax
 from jnn import data as jdata
 from jnn import plotting
 from jnn.cnn.augment import augmented_loss, random_affine
-from jnn.cnn.lenet import LeNet5, pad_mnist, parameter_counts
-from jnn.cnn.rbf_output import rbf_map_loss
+from jnn.cnn.lenet.model import LeNet5, pad_mnist, parameter_counts
+from jnn.cnn.lenet.rbf_output import rbf_map_loss
 from jnn.demos import DemoConfig, DemoResult, register
 from jnn.train import classification_loss, fit, gradient_learner
 

@@ -22,14 +22,14 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from jnn._checks import check_array
-from jnn.hopfield.continuous.chnn import (
+from jnn.hopfield.continuous.checks import (
     _check_number,
     _check_solve_args,
     _float_array,
-    _output,
     _state_shape,
     check_network,
 )
+from jnn.hopfield.continuous.chnn import _output
 
 
 def member_max_norm(y: jax.Array) -> jax.Array:

@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array, check_interval
+from jnn.hopfield.continuous.checks import check_network
 from jnn.hopfield.continuous.chnn import _output as output
-from jnn.hopfield.continuous.chnn import check_network
 from jnn.hopfield.continuous.chnn import vector_field as chnn_vector_field
 
 

@@ -25,16 +25,15 @@ from jnn._checks import (
     check_positive_float,
     check_positive_int,
 )
-from jnn.hopfield.continuous.chnn import (
-    _output,
+from jnn.hopfield.continuous.checks import (
     _state_shape,
     check_diffrax_objects,
     check_network,
-    final_state,
-    reached_steady_state,
 )
-from jnn.hopfield.continuous.chnn import simulate as chnn_simulate
-from jnn.hopfield.discrete.analysis import flip_bits
+from jnn.hopfield.continuous.chnn import _output
+from jnn.hopfield.continuous.simulation import final_state, reached_steady_state
+from jnn.hopfield.continuous.simulation import simulate as chnn_simulate
+from jnn.hopfield.discrete.trials import flip_bits
 
 NOISES = ("flip", "gaussian")
 CRITERIA = ("sign", "state")

@@ -26,9 +26,10 @@ import numpy as np
 
 from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
-from jnn.hopfield.continuous.chnn import chnn, energy, output, simulate
+from jnn.hopfield.continuous.chnn import chnn, energy, output
 from jnn.hopfield.continuous.lyapunov import chnn_lyapunov, lyapunov_check
 from jnn.hopfield.continuous.robustness import fault_tolerance
+from jnn.hopfield.continuous.simulation import simulate
 from jnn.hopfield.discrete.dhnn import recall
 from jnn.hopfield.discrete.rules import hebbian
 

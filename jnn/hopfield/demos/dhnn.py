@@ -19,10 +19,12 @@ import numpy as np
 from jnn import data as jdata
 from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
-from jnn.hopfield.discrete.analysis import basin_size, capacity_curve, flip_bits
+from jnn.hopfield.discrete.basins import basin_size
+from jnn.hopfield.discrete.capacity import capacity_curve
 from jnn.hopfield.discrete.correlated import correlated_patterns, orthogonal_hebbian
 from jnn.hopfield.discrete.dhnn import recall
 from jnn.hopfield.discrete.rules import hebbian, pseudo_inverse, storkey
+from jnn.hopfield.discrete.trials import flip_bits
 
 RULES = {"Hebbian": hebbian, "Storkey": storkey, "pseudo-inverse": pseudo_inverse}
 

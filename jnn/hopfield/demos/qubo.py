@@ -22,7 +22,8 @@ import numpy as np
 
 from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
-from jnn.hopfield.continuous.chnn import final_state, output, simulate
+from jnn.hopfield.continuous.chnn import output
+from jnn.hopfield.continuous.simulation import final_state, simulate
 from jnn.hopfield.problems.qubo import (
     brute_force_qubo,
     critical_gain,

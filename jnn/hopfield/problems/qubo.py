@@ -48,12 +48,13 @@ from jnn._checks import (
     check_positive_float,
     check_positive_int,
 )
-from jnn.hopfield.continuous.chnn import (
-    CHNN,
+from jnn.hopfield.continuous.checks import (
     _state_shape,
     check_diffrax_objects,
     check_network,
-    chnn,
+)
+from jnn.hopfield.continuous.chnn import CHNN, chnn
+from jnn.hopfield.continuous.simulation import (
     final_state,
     reached_steady_state,
     simulate,
@@ -348,7 +349,7 @@ def solve_qubo(
     Restart r starts at ``u0[r]`` with ``u0 = noise * jax.random.normal(key,
     (restarts, N))`` (outputs near ``g(0)``, the
     centre of the hypercube: no corner is favoured), integrates the CHNN with
-    :func:`~jnn.hopfield.continuous.chnn.simulate` until a steady state (or ``t1``) and
+    :func:`~jnn.hopfield.simulate` until a steady state (or ``t1``) and
     decodes ``x_i = [u_i > 0]`` (``v_i > 1/2`` for sigmoid). With ``anneal``,
     the run is a sequence of stages, one per gain, each starting from the
     previous stage's internal state ``u``: raising the gain at fixed ``u``

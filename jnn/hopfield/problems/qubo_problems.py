@@ -41,7 +41,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array, is_concrete
-from jnn.hopfield.continuous.chnn import CHNN, _check_rate, chnn
+from jnn.hopfield.continuous.checks import _check_rate
+from jnn.hopfield.continuous.chnn import CHNN, chnn
 from jnn.hopfield.problems.qubo import qubo
 
 MAX_ADC_BITS = 16  # 2^(2i-1) stays exactly representable in float32

@@ -44,8 +44,9 @@ from jnn._checks import (
     check_positive_float,
     check_positive_int,
 )
+from jnn.hopfield.continuous.checks import check_diffrax_objects
 from jnn.hopfield.continuous.chnn import _output as output
-from jnn.hopfield.continuous.chnn import check_diffrax_objects, simulate
+from jnn.hopfield.continuous.simulation import simulate
 from jnn.hopfield.problems.tsp_exact import validate_distances
 
 __all__ = [
@@ -277,7 +278,7 @@ def solve(
     """Integrate ``restarts`` random starts with Diffrax (one vmapped call).
 
     Each restart follows ``du/dt = -u / tau + T V + I`` from
-    :func:`initial_states` with :func:`jnn.hopfield.continuous.chnn.simulate`
+    :func:`initial_states` with :func:`jnn.hopfield.continuous.simulation.simulate`
     (Tsit5 with a PID controller unless ``solver``) until a steady state or
     ``t1``, then is decoded by :func:`decode`.
 

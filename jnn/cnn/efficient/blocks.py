@@ -1,4 +1,4 @@
-"""The blocks of MobileNetV2 and ShuffleNet v1, built from :mod:`jnn.cnn.layers`.
+"""MobileNetV2 and ShuffleNet v1 blocks, built from :mod:`jnn.cnn.efficient.convs`.
 
 * :class:`InvertedResidual` (Sandler et al. 2018): expand ``1x1`` to ``t C``
   channels, depthwise ``3x3``, *linear* ``1x1`` projection, residual when the
@@ -20,14 +20,10 @@ import jax
 import jax.numpy as jnp
 
 from jnn._checks import check_positive_float, check_positive_int
-from jnn.cnn.layers import (
-    NORMS,
-    GroupConv,
-    _avg_pool,
-    _channel_shuffle,
-    check_block_input,
-    normalization,
-)
+from jnn.cnn.checks import check_block_input
+from jnn.cnn.efficient.convs import NORMS, GroupConv, normalization
+from jnn.cnn.functional import _channel_shuffle
+from jnn.cnn.pooling import _avg_pool
 
 
 def _check_norm(norm: str) -> None:

@@ -16,16 +16,10 @@ import flax.linen as nn
 import jax
 
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
-from jnn.cnn.blocks import InvertedResidual
-from jnn.cnn.layers import (
-    NORMS,
-    GlobalAvgPool,
-    GroupConv,
-    check_images,
-    check_input_size,
-    make_divisible,
-    normalization,
-)
+from jnn.cnn.checks import check_images, check_input_size
+from jnn.cnn.efficient.blocks import InvertedResidual
+from jnn.cnn.efficient.convs import NORMS, GroupConv, make_divisible, normalization
+from jnn.cnn.pooling import GlobalAvgPool
 
 #: ``(t, c, n, s)`` rows of the paper's Table 2: expansion, output channels,
 #: repeats, stride of the first repeat.

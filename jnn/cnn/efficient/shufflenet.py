@@ -19,16 +19,10 @@ import flax.linen as nn
 import jax
 
 from jnn._checks import check_positive_float, check_positive_int
-from jnn.cnn.blocks import ShuffleUnit, check_shuffle_unit
-from jnn.cnn.layers import (
-    NORMS,
-    GlobalAvgPool,
-    GroupConv,
-    _max_pool,
-    check_images,
-    check_input_size,
-    normalization,
-)
+from jnn.cnn.checks import check_images, check_input_size
+from jnn.cnn.efficient.blocks import ShuffleUnit, check_shuffle_unit
+from jnn.cnn.efficient.convs import NORMS, GroupConv, normalization
+from jnn.cnn.pooling import GlobalAvgPool, _max_pool
 
 #: Output channels of Stages 2-4 for each group count at 1.0x (Table 1).
 STAGE_CHANNELS: dict[int, tuple[int, int, int]] = {

@@ -1,32 +1,17 @@
-r"""LeNet-5's fast CPU path: convolutions that XLA's CPU backend runs fast.
+"""Convolution + 2x2 pooling as one matrix product by pooling phase (fast CPU path).
 
-Private: :class:`~jnn.cnn.LeNet5` uses these when its ``conv_path`` resolves to
-``"fast"`` (the default on CPU); the reference path (``nn.Conv``, pooling) is
-the default on every other backend and the one these are tested equal to.
-Everything here is plain JAX or has a ``custom_jvp`` rule, so forward mode
-(``jax.jvp``, ``jax.hessian``) and reverse mode both work.
-
-Two tools, both measured on 2 CPU cores with LeNet-5 (batch 64, a training step
-inside the engine's ``lax.scan``):
-
-* :func:`conv_pool_phases` / :class:`PoolPhases`: a VALID convolution followed
-  by 2x2 stride-2 pooling (LeNet-5's C1/S2 and C3/S4) as one wide matrix
-  product over stride-2 sub-images, in a channels-first layout with the
-  outputs grouped by position in the pooling window (derivation in the section
-  note below). Pooling becomes a reduction over four contiguous planes and
-  its gradient four selects. :func:`chain_pieces` cuts a training batch into
-  pieces that a network runs through these layers as independent chains,
-  which XLA's CPU runtime executes concurrently. XLA's own convolution (NHWC
-  with 6 or 16 channels in the lanes) and its gradients, an im2col product
-  and a max-pool by ``reduce_window`` all cost several times more here.
-* :func:`valid_conv` / :func:`conv_matmul_backward`: any VALID stride-1
-  convolution; XLA's convolution when no derivative is taken, im2col matrix
-  products under differentiation (XLA emits the kernel-gradient convolution
-  of a step compiled inside a loop as generic loops, 10-25x slower). When the
-  kernel covers the whole input (LeNet-5's C5) the convolution *is* a dense
-  layer, ``F = \mathrm{vec}(I) \mathrm{vec}(K)``, and one matrix product.
-
-Outputs agree with ``lax.conv_general_dilated`` and PyTorch to float rounding.
+Private, part of LeNet-5's fast CPU path (:mod:`jnn.cnn._fastconv`).
+:func:`conv_pool_phases` computes a VALID convolution followed by 2x2 stride-2
+pooling (LeNet-5's C1/S2 and C3/S4) as one wide matrix product over stride-2
+sub-images, its outputs stored by position in the pooling window
+(:class:`PoolPhases`, derivation in the section note below), so pooling is a
+reduction over four contiguous planes and its gradient four selects
+(:func:`phase_max`). :class:`PoolPhaseConv` is the Flax layer built on it,
+:func:`chain_pieces` cuts a training batch into independent chains that XLA's
+CPU runtime runs concurrently, and :func:`sum_pool_2x2` is the NHWC 2x2 sum
+pool of the subsampling layers. Plain JAX or ``custom_jvp`` rules: forward and
+reverse mode both work. Outputs agree with ``lax.conv_general_dilated`` and
+PyTorch to float rounding.
 """
 
 from __future__ import annotations
@@ -37,130 +22,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
-
-_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
-
-
-def patches(x: jax.Array, kh: int, kw: int) -> jax.Array:
-    """``x: (B, H, W, C) -> (B, H', W', kh kw C)``: the im2col matrix of a VALID conv.
-
-    The last axis is ordered ``(i, j, c)`` like a HWIO kernel reshaped to
-    ``(kh kw C, D)``.
-    """
-    b, h, w, c = x.shape
-    ho, wo = h - kh + 1, w - kw + 1
-    windows = [x[:, i : i + ho, j : j + wo, :] for i in range(kh) for j in range(kw)]
-    return jnp.stack(windows, axis=3).reshape(b, ho, wo, kh * kw * c)
-
-
-def im2col_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """VALID conv ``(B, H, W, C) * (kh, kw, C, D) -> (B, H', W', D)`` as ``P(x) K``."""
-    kh, kw, c, d = kernel.shape
-    return patches(x, kh, kw) @ kernel.reshape(kh * kw * c, d)
-
-
-def _xla_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    return jax.lax.conv_general_dilated(
-        x, kernel, (1, 1), "VALID", dimension_numbers=_DIMENSIONS
-    )
-
-
-@jax.custom_jvp
-def _conv_im2col_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    return _xla_conv(x, kernel)
-
-
-@_conv_im2col_grad.defjvp
-def _conv_im2col_jvp(primals, tangents):
-    # Under differentiation the convolution is im2col, F = P(x) K, and so is its
-    # tangent dF = P(dx) K + P(x) dK. Reverse mode transposes this linear map:
-    # dK = P(x)^T g (one matrix product) and dx = P^T(g K^T) (shifted sums),
-    # the patches P(x) being the residual shared by the primal and dK.
-    x, kernel = primals
-    dx, dkernel = tangents
-    kh, kw, c, d = kernel.shape
-    p = patches(x, kh, kw)
-    flat = kernel.reshape(kh * kw * c, d)
-    tangent = patches(dx, kh, kw) @ flat + p @ dkernel.reshape(kh * kw * c, d)
-    return p @ flat, tangent
-
-
-def valid_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """VALID stride-1 convolution, fast on CPU in inference and training.
-
-    Args:
-      x: ``(B, H, W, C)`` float images (NHWC).
-      kernel: ``(kh, kw, C, D)`` float kernel (HWIO), cross-correlation as in
-        ``lax.conv_general_dilated`` and PyTorch.
-
-    Returns:
-      ``(B, H - kh + 1, W - kw + 1, D)``.
-    """
-    kh, kw, c, d = kernel.shape
-    b, h, w, _ = x.shape
-    if (h, w) == (kh, kw):  # one output position: a dense layer
-        out = x.reshape(b, kh * kw * c) @ kernel.reshape(kh * kw * c, d)
-        return out.reshape(b, 1, 1, d)
-    return _conv_im2col_grad(x, kernel)
-
-
-def _is_nhwc(lhs, rhs, dimension_numbers) -> bool:
-    if dimension_numbers is None or lhs.ndim != 4:
-        return False
-    spec = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-    return spec == jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, _DIMENSIONS)
-
-
-def conv_matmul_backward(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-):
-    r"""``lax.conv_general_dilated`` whose gradient is computed by im2col matmuls.
-
-    Without a gradient this is XLA's convolution, ``F = I * K`` (a single
-    matrix product when the kernel covers the input). Differentiated, it is
-    the im2col form ``F = P(I) K`` (``P`` stacks the ``k_h k_w`` shifted
-    windows): ``dK = P(I)^T dF`` is one matrix product and ``dI`` a sum of
-    shifted copies of ``dF K^T``. Why: XLA's CPU backend emits the
-    convolution gradients of a training step compiled inside a loop (the
-    engine's ``lax.scan`` over mini-batches) as naive loops, some 10x slower
-    than these matrix products; outputs and gradients are the same (to float
-    rounding). See :func:`valid_conv`.
-
-    Supported (else plain ``lax.conv_general_dilated``): NHWC/HWIO, stride 1,
-    no dilation, one group, ``"VALID"`` or explicit padding. Signature as
-    ``lax.conv_general_dilated``, so it plugs into ``nn.Conv(...,
-    conv_general_dilated=conv_matmul_backward)``.
-    """
-    fast = (
-        tuple(window_strides) == (1, 1)
-        and all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
-        and feature_group_count == 1
-        and _is_nhwc(lhs, rhs, dimension_numbers)
-        and (padding == "VALID" or not isinstance(padding, str))
-    )
-    if not fast:
-        return jax.lax.conv_general_dilated(
-            lhs,
-            rhs,
-            window_strides,
-            padding,
-            lhs_dilation=lhs_dilation,
-            rhs_dilation=rhs_dilation,
-            dimension_numbers=dimension_numbers,
-            feature_group_count=feature_group_count,
-            precision=precision,
-        )
-    if not isinstance(padding, str):
-        lhs = jnp.pad(lhs, ((0, 0), *map(tuple, padding), (0, 0)))
-    return valid_conv(lhs, rhs)
 
 
 def sum_pool_2x2(x: jax.Array) -> jax.Array:
