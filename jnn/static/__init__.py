@@ -95,7 +95,8 @@ from jnn.static.mixtures.predict import (
     vb_gmm_predict,
     vb_gmm_predict_proba,
 )
-from jnn.static.mixtures.vb import VBResult, VBState, vb_gmm, vb_gmm_fit
+from jnn.static.mixtures.vb import VBState, vb_gmm
+from jnn.static.mixtures.vb_fit import VBResult, vb_gmm_fit
 from jnn.static.radial.output_layer import LMSState, lms_learner, ridge_weights
 from jnn.static.radial.pnn import (
     PNNResult,
@@ -107,10 +108,9 @@ from jnn.static.radial.pnn import (
     pnn_predict_proba,
     pnn_select_sigma,
 )
-from jnn.static.radial.prbf import (
-    PRBFParams,
+from jnn.static.radial.prbf import PRBFParams, prbf
+from jnn.static.radial.prbf_fit import (
     PRBFResult,
-    prbf,
     prbf_fit,
     prbf_predict,
     prbf_predict_proba,

@@ -271,7 +271,7 @@ def prbf_model(
     """
     check_positive_int(n_kernels, "n_kernels", allow_none=True)
     check_positive_float(variance_floor, "variance_floor")
-    from jnn.static.radial.prbf import prbf_fit, prbf_predict
+    from jnn.static.radial.prbf_fit import prbf_fit, prbf_predict
 
     def for_dataset(dataset: Dataset) -> ModelFit:
         if dataset.info["task"] == "regression":

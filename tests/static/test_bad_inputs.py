@@ -437,6 +437,7 @@ SPECS = [
             },  # fmt: skip
         },
     ),
+    # mixtures/vb_fit.py
     Spec(
         S.vb_gmm_fit,
         {"x": X, "n_components": 2, "key": KEY, "covariance": "diag", "max_iter": 2},
@@ -598,6 +599,7 @@ SPECS = [
             "kmeans_iterations": count(),
         },
     ),
+    # radial/prbf_fit.py
     Spec(
         S.prbf_fit,
         {"x": X, "y": Y, "n_kernels": 2, "key": KEY, "n_classes": 2, "max_iter": 2},

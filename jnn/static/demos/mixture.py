@@ -10,7 +10,7 @@ from jnn import plotting
 from jnn.demos import DemoConfig, DemoResult, register
 from jnn.static.mixtures.mixture import gmm_fit
 from jnn.static.mixtures.predict import gmm_log_likelihood
-from jnn.static.mixtures.vb import vb_gmm_fit
+from jnn.static.mixtures.vb_fit import vb_gmm_fit
 
 
 def _pooled_digits(seed: int):

@@ -17,7 +17,8 @@ from jnn.static.backprop.calibration import (
     reliability_diagram,
 )
 from jnn.static.radial.pnn import pnn_fit, pnn_predict, pnn_select_sigma
-from jnn.static.radial.prbf import prbf, prbf_predict_proba
+from jnn.static.radial.prbf import prbf
+from jnn.static.radial.prbf_fit import prbf_predict_proba
 from jnn.train import absolute_change_below, fit
 
 

@@ -29,7 +29,8 @@ from jnn.static.mixtures.mixture import (
     e_step,
 )
 from jnn.static.mixtures.mixture_data import as_data, check_params
-from jnn.static.mixtures.vb import VBResult, VBState, _e_step
+from jnn.static.mixtures.vb import VBState, _e_step
+from jnn.static.mixtures.vb_fit import VBResult
 
 
 def _model_and_data(params, x):
