@@ -12,6 +12,16 @@ Conventions:
   * Compile time of a JAX implementation = first call - steady-state median.
   * The "jnn/impl" ratio is jnn's samples/s divided by the row's samples/s, so
     a value of 5 means jnn is 5x faster than that implementation.
+  * Peers (PyTorch, scikit-learn, NumPy, SciPy, MiniSom) are measured at
+    their best settings too (threads = the cores this process may run on,
+    ``len(os.sched_getaffinity(0))``; PyTorch also with foreach / fused Adam
+    and ``torch.compile``), and every headline ratio is taken against the
+    FASTEST peer row (:func:`vs_fastest_peer`), never a chosen one.
+  * Every script prints :func:`machine_line` (CPU model, cores, library
+    versions) beside its table and stores :func:`machine_info` in its JSON.
+  * ``--quick`` (every script): the full-size workload where it is cheap,
+    fewer repeats, so that ``benchmarks/run_all.py --quick`` re-measures the
+    whole sweep in minutes; ``--smoke`` only checks that a script runs.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,30 +108,112 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float:
     return time_calls(lambda _: fn(), repeats, warmup=1).median
 
 
+def cores() -> int:
+    """CPU cores this process may run on (``os.sched_getaffinity``), >= 1."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU's "model name" from ``/proc/cpuinfo`` (else ``platform``'s guess)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+#: Distributions whose versions go beside every table (those installed).
+LIBRARIES = (
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "diffrax",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "MiniSom",
+)
+
+
+def library_versions() -> dict[str, str | None]:
+    """``{distribution: version}`` of :data:`LIBRARIES` (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def thread_pools() -> list[dict[str, Any]]:
+    """The native thread pools loaded so far (BLAS, OpenMP), via threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "prefix", "num_threads", "version")
+    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
+
+
 def machine_info() -> dict[str, Any]:
-    """CPU count, platform, library versions, JAX backend/devices, torch threads."""
+    """CPU model and cores, platform, library versions, JAX backend, threads.
+
+    ``cpu_count`` is ``os.cpu_count()`` (the machine), ``cores`` the CPUs this
+    process may run on (what the thread counts are set to).
+    """
+    versions = library_versions()
     info: dict[str, Any] = {
+        "cpu_model": cpu_model(),
+        "cores": cores(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
+        "versions": versions,
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
+        "sklearn": versions["scikit-learn"],
+        "torch": versions["torch"],
     }
-    try:
+    if versions["torch"] is not None:
         import torch
-    except ImportError:  # torch is optional (pip install "jnn[benchmarks]")
-        info["torch"] = None
-    else:
-        info["torch"] = torch.__version__
+
         info["torch_threads"] = torch.get_num_threads()
-    try:
-        import sklearn
-    except ImportError:
-        info["sklearn"] = None
-    else:
-        info["sklearn"] = sklearn.__version__
+    info["thread_pools"] = thread_pools()
+    return info
+
+
+def machine_line(info: dict[str, Any] | None = None) -> str:
+    """One line for beside a table: CPU model, cores, library versions, threads."""
+    info = machine_info() if info is None else info
+    versions = info.get("versions") or {}
+    libs = ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)
+    line = (
+        f"machine: {info['cpu_model']}, {info['cores']} cores (affinity; "
+        f"{info['cpu_count']} CPUs); Python {info['python']}; jax backend "
+        f"{info['jax_backend']}; {libs}"
+    )
+    if info.get("torch_threads") is not None:
+        line += f"; torch threads {info['torch_threads']}"
+    return line
+
+
+def print_machine(info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Print :func:`machine_line` (and return the info it was made from)."""
+    info = machine_info() if info is None else info
+    print(machine_line(info))
     return info
 
 
@@ -175,12 +268,12 @@ def warn_if_busy(usage: dict[str, float | None], limit: float = 0.05) -> None:
 
 
 def set_torch_threads() -> int | None:
-    """Set torch's intra-op threads to the CPU count; return it (None: no torch)."""
+    """Set torch's intra-op threads to :func:`cores`; return it (None: no torch)."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(cores())
     return torch.get_num_threads()
 
 
@@ -191,18 +284,27 @@ class Row:
     Attributes:
       workload: what was trained, e.g. ``"digits 64-64-10"``.
       impl: implementation name.
-      samples_per_s: steady-state training throughput (median).
+      samples_per_s: steady-state training throughput (median); None for a
+        skipped row (the reason in ``extra["skipped"]``).
       compile_s: compilation seconds (None for non-JIT implementations).
       test_acc: mean test accuracy of the timed runs.
       extra: anything else to keep in the JSON.
+      peer: whether the row is a peer library (PyTorch, scikit-learn) rather
+        than jnn or a hand-written JAX reference.
     """
 
     workload: str
     impl: str
-    samples_per_s: float
+    samples_per_s: float | None
     compile_s: float | None
     test_acc: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    peer: bool = False
+
+
+def skipped_row(workload: str, impl: str, reason: str, peer: bool = True) -> Row:
+    """A row that could not run here, with the reason."""
+    return Row(workload, impl, None, None, None, {"skipped": reason}, peer=peer)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -210,19 +312,32 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def table_lines(rows: Sequence[Row], reference: str = "jnn.fit") -> list[list[str]]:
-    """Header and formatted cells; the ratio column is ``reference`` / row."""
-    header = ["workload", "impl", "samples/s", f"{reference}/impl", "compile s"]
-    header.append("test acc")
+    """Header and formatted cells.
+
+    ``{reference}/impl`` is the reference's samples/s over the row's; ``vs
+    fastest peer`` the row's samples/s over the fastest peer row's (of the
+    same workload), so that on jnn's row it is jnn's speed-up.
+    """
+    header = ["workload", "impl", "samples/s", f"{reference}/impl", "vs fastest peer"]
+    header += ["compile s", "test acc"]
     ref = {r.workload: r.samples_per_s for r in rows if r.impl == reference}
+    best: dict[str, float] = {}
+    for r in rows:
+        if r.peer and r.samples_per_s is not None:
+            best[r.workload] = max(best.get(r.workload, 0.0), r.samples_per_s)
     lines = [header]
     for r in rows:
-        ratio = ref.get(r.workload)
+        if r.samples_per_s is None:
+            lines.append([r.workload, r.impl, "skipped", "-", "-", "-", "-"])
+            continue
+        ratio, fastest = ref.get(r.workload), best.get(r.workload)
         lines.append(
             [
                 r.workload,
                 r.impl,
                 f"{r.samples_per_s:,.0f}",
                 _fmt(None if ratio is None else ratio / r.samples_per_s, ".2f"),
+                _fmt(None if fastest is None else r.samples_per_s / fastest, ".2f"),
                 _fmt(r.compile_s, ".2f"),
                 _fmt(None if r.test_acc is None else 100 * r.test_acc, ".2f") + "%",
             ]
@@ -230,24 +345,215 @@ def table_lines(rows: Sequence[Row], reference: str = "jnn.fit") -> list[list[st
     return lines
 
 
-def print_table(rows: Sequence[Row], title: str, reference: str = "jnn.fit") -> None:
-    """Print ``rows`` as a rich table (plain text if rich is missing)."""
+def print_table(
+    rows: Sequence[Row],
+    title: str,
+    reference: str = "jnn.fit",
+    info: dict[str, Any] | None = None,
+) -> None:
+    """Print ``rows`` as a rich table (plain text if rich is missing).
+
+    The machine line (:func:`machine_line` of ``info``) is printed above it,
+    the reasons of skipped rows below.
+    """
     header, *body = table_lines(rows, reference)
+    print_machine(info)
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        widths = [max(len(line[i]) for line in [header, *body]) for i in range(6)]
+        widths = [max(len(line[i]) for line in [header, *body]) for i in range(7)]
         print(title)
         for line in [header, *body]:
             print("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)))
-        return
-    table = Table(title=title)
-    for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i < 2 else "right")
-    for line in body:
-        table.add_row(*line)
-    Console(width=max(100, len(title) + 4)).print(table)
+    else:
+        table = Table(title=title)
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i < 2 else "right")
+        for line in body:
+            table.add_row(*line)
+        Console(width=max(160, len(title) + 4)).print(table)
+    for r in rows:
+        if r.samples_per_s is None:
+            print(f"  skipped {r.impl}: {r.extra['skipped']}")
+
+
+# --- the fastest peer -----------------------------------------------------------
+
+
+def vs_fastest_peer(
+    workload: str,
+    jnn_impl: str,
+    jnn_value: float,
+    peers: dict[str, float | None],
+    *,
+    unit: str,
+    higher_is_better: bool,
+    target: float | None = None,
+) -> dict[str, Any]:
+    """The speed-up of jnn over the FASTEST peer row of one workload.
+
+    Args:
+      workload: the workload's name.
+      jnn_impl: the jnn row compared (the one users call).
+      jnn_value: its figure (samples/s, or seconds per unit of work).
+      peers: every peer row's figure, in the same unit; None for skipped rows.
+      unit: e.g. ``"samples/s"`` or ``"s/probe"``.
+      higher_is_better: True for throughputs, False for times.
+      target: the issue's target ratio, if any (kept in the result).
+
+    Returns:
+      ``{"workload", "jnn_impl", "jnn", "fastest_peer", "peer", "ratio",
+      "unit", "higher_is_better", "target", "peers"}``; ``ratio`` > 1 means
+      jnn is faster than the fastest peer (None without any peer row).
+    """
+    ran = {k: v for k, v in peers.items() if v is not None}
+    pick = max if higher_is_better else min
+    name = pick(ran, key=ran.__getitem__) if ran else None
+    value = ran.get(name) if name else None
+    ratio = None
+    if value:
+        ratio = jnn_value / value if higher_is_better else value / jnn_value
+    return {
+        "workload": workload,
+        "jnn_impl": jnn_impl,
+        "jnn": jnn_value,
+        "fastest_peer": name,
+        "peer": value,
+        "ratio": ratio,
+        "unit": unit,
+        "higher_is_better": higher_is_better,
+        "target": target,
+        "peers": peers,
+    }
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A figure with its unit, times scaled to s / ms / us."""
+    if value is None:
+        return "-"
+    if unit.endswith("/s"):  # a throughput
+        return f"{value:,.0f} {unit}"
+    if unit != "s" and not unit.startswith("s/"):
+        return f"{value:.4g} {unit}"
+    rest = unit[1:]
+    for scale, prefix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(value) >= scale or prefix == "us":
+            return f"{value / scale:.3g} {prefix}{rest}"
+    return f"{value} {unit}"
+
+
+def comparison_line(c: dict[str, Any]) -> str:
+    """``vs fastest peer: <workload>: jnn ... vs <peer> ... -> ratio``."""
+    target = "" if c.get("target") is None else f" (target >= {c['target']:g}x)"
+    if c["ratio"] is None:
+        return f"vs fastest peer: {c['workload']}: no peer row ran"
+    return (
+        f"vs fastest peer: {c['workload']}: {c['jnn_impl']} "
+        f"{format_value(c['jnn'], c['unit'])} vs {c['fastest_peer']} "
+        f"{format_value(c['peer'], c['unit'])} -> {c['ratio']:.2f}x{target}"
+    )
+
+
+def print_comparisons(comparisons: Sequence[dict[str, Any]]) -> None:
+    """Print :func:`comparison_line` of each comparison."""
+    for c in comparisons:
+        print(comparison_line(c))
+
+
+def row_comparisons(
+    rows: Sequence[Row], reference: str = "jnn.fit", targets: dict | None = None
+) -> list[dict[str, Any]]:
+    """:func:`vs_fastest_peer` of ``reference`` for every workload of ``rows``."""
+    out = []
+    for workload in dict.fromkeys(r.workload for r in rows):
+        mine = [r for r in rows if r.workload == workload]
+        ours = next((r for r in mine if r.impl == reference), None)
+        if ours is None or ours.samples_per_s is None:
+            continue
+        peers = {r.impl: r.samples_per_s for r in mine if r.peer}
+        out.append(
+            vs_fastest_peer(
+                workload,
+                reference,
+                ours.samples_per_s,
+                peers,
+                unit="samples/s",
+                higher_is_better=True,
+                target=(targets or {}).get(workload),
+            )
+        )
+    return out
+
+
+def is_peer(row: dict[str, Any]) -> bool:
+    """A dict row's ``"peer"`` flag, else: its impl is not jnn / hand-written."""
+    if "peer" in row:
+        return bool(row["peer"])
+    return not row["impl"].startswith(("jnn", "hand"))
+
+
+def workload_comparisons(
+    rows: Sequence[dict[str, Any]],
+    *,
+    value: str = "median_s",
+    unit: str = "s",
+    higher_is_better: bool = False,
+    jnn_impl: str | dict[str, str] | None = None,
+    targets: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`vs_fastest_peer` for every workload of dict rows.
+
+    Args:
+      rows: dicts with ``workload``, ``impl`` and ``value`` (rows without it,
+        or with None, are skipped rows).
+      value: the key of the figure compared.
+      unit: its unit.
+      higher_is_better: True for throughputs.
+      jnn_impl: the jnn row (per workload if a dict); default: the first row
+        whose impl starts with "jnn".
+      targets: the issue's target ratio per workload.
+    """
+    out = []
+    for workload in dict.fromkeys(r["workload"] for r in rows):
+        mine = [r for r in rows if r["workload"] == workload]
+        want = jnn_impl.get(workload) if isinstance(jnn_impl, dict) else jnn_impl
+        ours = next(
+            (
+                r
+                for r in mine
+                if (r["impl"] == want if want else r["impl"].startswith("jnn"))
+                and r.get(value) is not None
+            ),
+            None,
+        )
+        peers = {r["impl"]: r.get(value) for r in mine if is_peer(r)}
+        if ours is None or not peers:
+            continue
+        out.append(
+            vs_fastest_peer(
+                workload,
+                ours["impl"],
+                ours[value],
+                peers,
+                unit=unit,
+                higher_is_better=higher_is_better,
+                target=(targets or {}).get(workload),
+            )
+        )
+    return out
+
+
+def mode_of(args: Any) -> str:
+    """``"smoke"``, ``"quick"`` or ``"full"`` from parsed ``--smoke``/``--quick``."""
+    if getattr(args, "smoke", False):
+        return "smoke"
+    return "quick" if getattr(args, "quick", False) else "full"
+
+
+def result_name(name: str, mode: str) -> str:
+    """JSON name of a run: ``name`` (full), ``name_quick``, ``name_smoke``."""
+    return name if mode == "full" else f"{name}_{mode}"
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:
@@ -282,6 +588,72 @@ def torch_mlp(n_inputs: int, features: Sequence[int]):
     return nn.Sequential(*layers)
 
 
+#: The PyTorch rows: ``name -> (Adam implementation, torch.compile the model,
+#: intra-op threads)``, threads None meaning :func:`cores`. ``"for-loop"`` is
+#: what ``torch.optim.Adam`` picks by default for CPU tensors (foreach and
+#: fused are opt-in there); ``torch.compile`` uses the default inductor
+#: backend and mode with fused Adam (one kernel per step). The 1-thread rows
+#: are there because small models do not gain from a second thread, and on a
+#: busy machine torch's OpenMP threads wait for each other (10x slower).
+TORCH_VARIANTS: dict[str, tuple[str, bool, int | None]] = {
+    "torch eager": ("for-loop", False, None),
+    "torch eager foreach": ("foreach", False, None),
+    "torch eager fused": ("fused", False, None),
+    "torch.compile fused": ("fused", True, None),
+    "torch eager fused 1 thread": ("fused", False, 1),
+    "torch.compile fused 1 thread": ("fused", True, 1),
+}
+
+
+@contextmanager
+def torch_threads(threads: int | None, compiled: bool = False):
+    """Run a torch variant with ``threads`` intra-op threads (None: all cores).
+
+    With ``compiled``, dynamo's caches are reset first: inductor's C++
+    kernels bake in the thread count they were compiled for.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores() if threads is None else threads)
+    if compiled:
+        torch._dynamo.reset()
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def torch_adam(params, lr: float, impl: str = "for-loop"):
+    """``torch.optim.Adam`` with the for-loop, ``foreach`` or ``fused`` kernels."""
+    import torch
+
+    kw = {
+        "for-loop": {"foreach": False, "fused": False},
+        "foreach": {"foreach": True},
+        "fused": {"fused": True},
+    }[impl]
+    return torch.optim.Adam(params, lr=lr, **kw)
+
+
+def failure_reason(error: BaseException) -> str:
+    """A one-line reason for a skipped row (type and first line of ``error``)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+def time_or_skip(fn: Callable[[int], Any], repeats: int, warmup: int = 1):
+    """:func:`time_calls`, or the failure's reason (str) if a call raises.
+
+    For the optional peer rows (``torch.compile`` needs a C++ compiler that a
+    machine may lack): the row is then reported as skipped, with the reason.
+    """
+    try:
+        return time_calls(fn, repeats, warmup)
+    except Exception as error:  # noqa: BLE001 - any failure skips the row
+        return failure_reason(error)
+
+
 def torch_fit(
     x,
     y,
@@ -291,6 +663,8 @@ def torch_fit(
     batch_size: int,
     lr: float,
     seed: int,
+    adam: str = "for-loop",
+    compile: bool = False,
 ):
     """Train a fresh PyTorch MLP (``torch_mlp``) with :func:`torch_train`.
 
@@ -302,6 +676,8 @@ def torch_fit(
       batch_size: examples per step.
       lr: Adam learning rate.
       seed: seeds the initialisation and the shuffling.
+      adam: Adam's kernels, ``"for-loop"``, ``"foreach"`` or ``"fused"``.
+      compile: run the model through ``torch.compile``.
 
     Returns:
       The trained ``torch.nn.Module``.
@@ -311,11 +687,30 @@ def torch_fit(
     torch.manual_seed(seed)
     model = torch_mlp(x.shape[1], features)
     return torch_train(
-        model, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        adam=adam,
+        compile=compile,
     )
 
 
-def torch_train(model, x, y, *, epochs: int, batch_size: int, lr: float, seed: int):
+def torch_train(
+    model,
+    x,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    adam: str = "for-loop",
+    compile: bool = False,
+):
     """A plain PyTorch CPU training loop (Adam, softmax cross-entropy).
 
     Each epoch draws a permutation (generator seeded with ``seed``) and steps
@@ -331,6 +726,10 @@ def torch_train(model, x, y, *, epochs: int, batch_size: int, lr: float, seed: i
       batch_size: examples per step.
       lr: Adam learning rate.
       seed: seeds the shuffling.
+      adam: Adam's kernels (:func:`torch_adam`).
+      compile: call the model through ``torch.compile(model)`` (forward and
+        backward compiled by inductor; one graph, reused by later models of
+        the same structure, so only the first training compiles).
 
     Returns:
       ``model``, trained.
@@ -338,7 +737,8 @@ def torch_train(model, x, y, *, epochs: int, batch_size: int, lr: float, seed: i
     import torch
     import torch.nn.functional as F
 
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch_adam(model.parameters(), lr, adam)
+    forward = torch.compile(model) if compile else model
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
     steps = n // batch_size
@@ -347,7 +747,7 @@ def torch_train(model, x, y, *, epochs: int, batch_size: int, lr: float, seed: i
         perm = torch.randperm(n, generator=gen)
         for s in range(steps):
             idx = perm[s * batch_size : (s + 1) * batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = F.cross_entropy(forward(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -364,7 +764,12 @@ def torch_accuracy(model, x, y) -> float:
 
 
 def training_row(
-    workload: str, impl: str, t: Timing, samples: int, accs: list[float]
+    workload: str,
+    impl: str,
+    t: Timing,
+    samples: int,
+    accs: list[float],
+    peer: bool = False,
 ) -> Row:
     """The table row of one implementation's timed trainings.
 
@@ -374,6 +779,7 @@ def training_row(
       t: the timings of its whole trainings (from :func:`time_calls`).
       samples: training examples processed by one training.
       accs: test accuracy of each timed training.
+      peer: whether it is a peer library's row.
     """
     return Row(
         workload,
@@ -387,4 +793,5 @@ def training_row(
             "times_s": t.times,
             "test_accs": accs,
         },
+        peer=peer,
     )

@@ -57,14 +57,20 @@ median of the per-round ratios. Compile s is the first call's time minus that
 median (for ``jnn.fit`` both of its jitted functions). Results are waited for
 with ``jax.block_until_ready``.
 
+No peer library is timed here: the reference is the hand-written JAX loop
+(the JSON's ``vs_reference``: ``jnn.fit`` against ``hand``, as a speed ratio;
+the target, within 15 %, is a ratio >= 1 / 1.15 = 0.87).
+
 Run::
 
     .venv/bin/python benchmarks/engine.py            # ~1.5 minutes on 2 cores
+    .venv/bin/python benchmarks/engine.py --quick    # 9 / 3 rounds
     .venv/bin/python benchmarks/engine.py --smoke    # ~40 s: runs, not timings
     .venv/bin/python benchmarks/engine.py --workload mlp --epochs 200
 
 Results go to ``benchmarks/results/engine.json`` (other settings:
-``engine_<workload>_<epochs>.json``, ``engine_smoke.json``).
+``engine_<workload>_<epochs>.json``, ``engine_quick.json``,
+``engine_smoke.json``).
 """
 
 from __future__ import annotations
@@ -531,10 +537,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--workload", choices=["all", "mlp", "cnn"], default="all", help="which"
     )
+    parser.add_argument("--quick", action="store_true", help="9 (MLP) / 3 rounds")
     parser.add_argument("--smoke", action="store_true", help="10 epochs, 2 rounds")
     args = parser.parse_args(argv)
     if args.smoke:
         args.epochs, args.repeats, args.mlp_repeats = 10, 2, 2
+    elif args.quick:
+        args.repeats, args.mlp_repeats = 3, 9
+    mode = h.mode_of(args)
     monitor = h.CpuMonitor().start()
     rows, checks = [], {}
     chosen = {"all": [0, 1], "mlp": [0], "cnn": [1]}[args.workload]
@@ -549,12 +559,30 @@ def main(argv: list[str] | None = None) -> dict:
     title = (
         f"digits, batch {BATCH}, {args.epochs} epochs per call; median of "
         f"{args.mlp_repeats} (MLP) / {args.repeats} (BN-CNN) interleaved rounds "
-        "after a warm-up; "
-        f"{info['cpu_count']} CPUs, jax {info['jax']} {info['jax_backend']}"
+        "after a warm-up"
     )
+    h.print_machine(info)
     print_table(rows, checks, title)
+    reference = [
+        h.vs_fastest_peer(
+            name, "jnn.fit",
+            next(r["ms_per_epoch"] for r in rows
+                 if r["workload"] == name and r["impl"] == "jnn.fit"),
+            {"hand": next(r["ms_per_epoch"] for r in rows
+                          if r["workload"] == name and r["impl"] == "hand")},
+            unit="ms/epoch", higher_is_better=False, target=1 / TARGET,
+        )
+        for name in checks
+    ]  # fmt: skip
+    for c in reference:
+        print(
+            f"vs reference (hand-written JAX): {c['workload']}: jnn.fit "
+            f"{c['jnn']:.3f} ms/epoch vs hand {c['peer']:.3f} ms/epoch -> "
+            f"{c['ratio']:.2f}x (target >= {1 / TARGET:.2f}x)"
+        )
     h.warn_if_busy(info["cpu_usage"])
     payload = {
+        "mode": mode,
         "config": {**vars(args), "batch": BATCH, "target_ratio": TARGET},
         "machine": info,
         "rows": rows,
@@ -563,9 +591,11 @@ def main(argv: list[str] | None = None) -> dict:
             name: breakdown_of([r for r in rows if r["workload"] == name])
             for name in checks
         },
+        "vs_fastest_peer": [],
+        "vs_reference": reference,
     }
-    name = "engine_smoke" if args.smoke else "engine"
-    if not args.smoke and (args.workload != "all" or args.epochs != 20):
+    name = h.result_name("engine", mode)
+    if mode != "smoke" and (args.workload != "all" or args.epochs != 20):
         name += f"_{args.workload}_{args.epochs}"
     print(f"wrote {h.write_json(name, payload)}")
     return payload

@@ -20,8 +20,21 @@ stable equilibrium, smoothly (about 10 steps at rtol 1e-3).
   rtol=1e-3, atol=1e-6)`` (float64, Dormand-Prince 5(4) like Dopri5) on the
   first ``--subset`` starts (default 200); its ``median_s`` is extrapolated
   to the 1,000 simulations from the per-simulation time.
+* ``scipy odeint``: the same loop with ``scipy.integrate.odeint`` (LSODA,
+  compiled ODEPACK: far less Python per step than ``solve_ivp``), same
+  rtol/atol.
+* ``scipy RK45 stacked`` / ``scipy odeint stacked``: SciPy's vectorised
+  form: all 1,000 starts as ONE ODE system of 100,000 unknowns (the field one
+  (1000, 100) x (100, 100) product on all BLAS threads), like ``jnn ens``.
+  ``solve_ivp``'s error test is an RMS over all unknowns, looser than
+  per-start; LSODA's weighted max norm is stricter than ``jnn ens``'s
+  per-start one. The error column shows what each reached. Also with the
+  BLAS threads at 1 (``... 1 thread``): on a busy machine OpenBLAS's
+  threads wait for each other.
 
-Reported: seconds per simulation, the speed-up (target >= 30x), mean steps
+Reported: seconds per simulation, the speed-up over each row and over the
+FASTEST SciPy row (the headline, for the fastest jnn row; target >= 30x,
+set against the ``solve_ivp`` loop), mean steps
 and right-hand-side evaluations per simulation (SciPy's ``nfev``; for the
 FSAL six-stage Tsit5/Dopri5 ``6 steps + 2``: 2 for the initial step-size
 guess; under ``vmap`` the batch runs as many steps as its slowest member,
@@ -29,9 +42,13 @@ guess; under ``vmap`` the batch runs as many steps as its slowest member,
 u_scipy(10)| and each one's max error against a tight SciPy solve (rtol
 1e-10) of the same subset (the ``quality``).
 
+Measured numbers: ``benchmarks/README.md`` and
+``benchmarks/results/hopfield_continuous.json``.
+
 Run::
 
-    .venv/bin/python benchmarks/hopfield_continuous.py          # ~30 s
+    .venv/bin/python benchmarks/hopfield_continuous.py          # ~1 min
+    .venv/bin/python benchmarks/hopfield_continuous.py --quick  # ~20 s
     .venv/bin/python benchmarks/hopfield_continuous.py --smoke
 """
 
@@ -44,7 +61,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import odeint, solve_ivp
 
 from jnn.hopfield import chnn, final_state, simulate, simulate_ensemble
 
@@ -79,6 +96,45 @@ def scipy_solve(w, b, starts, rtol=RTOL, atol=ATOL):
         steps.append(len(sol.t) - 1)
         nfev.append(sol.nfev)
     return np.stack(finals), np.array(steps), np.array(nfev)
+
+
+def odeint_solve(w, b, starts):
+    """:func:`scipy_solve` with ``odeint`` (LSODA): finals, steps, nfev."""
+    f = numpy_field(w, b)
+    finals, steps, nfev = [], [], []
+    for u0 in starts:
+        y, info = odeint(
+            f, u0, (0.0, T1), rtol=RTOL, atol=ATOL, tfirst=True, full_output=True
+        )
+        finals.append(y[-1])
+        steps.append(int(info["nst"][-1]))
+        nfev.append(int(info["nfe"][-1]))
+    return np.stack(finals), np.array(steps), np.array(nfev)
+
+
+def stacked_solve(w, b, starts, method: str):
+    """All starts as one ODE system (``"RK45"``: solve_ivp; ``"odeint"``)."""
+    shape = starts.shape
+
+    def f(t, y):
+        u = y.reshape(shape)
+        return (-u + (1 / (1 + np.exp(-u))) @ w.T + b).reshape(-1)
+
+    y0 = starts.reshape(-1)
+    if method == "odeint":
+        # The Jacobian is block-diagonal: declared banded, LSODA's work array
+        # is O(K N^2), not the dense (K N)^2 it would allocate otherwise.
+        band = shape[1] - 1
+        y, info = odeint(
+            f, y0, (0.0, T1), rtol=RTOL, atol=ATOL, tfirst=True, full_output=True,
+            ml=band, mu=band,
+        )  # fmt: skip
+        final, steps, nfev = y[-1], int(info["nst"][-1]), int(info["nfe"][-1])
+    else:
+        sol = solve_ivp(f, (0.0, T1), y0, method=method, rtol=RTOL, atol=ATOL)
+        final, steps, nfev = sol.y[:, -1], len(sol.t) - 1, sol.nfev
+    k = shape[0]
+    return final.reshape(shape), np.full(k, steps), np.full(k, nfev)
 
 
 def batched_simulate(params, solver):
@@ -132,12 +188,32 @@ def bench_ensemble(w, b, starts, reference, subset, solver, repeats) -> dict:
     )  # fmt: skip
 
 
-def bench_scipy(w, b, starts, reference, repeats: int) -> dict:
-    t = h.time_calls(lambda i: scipy_solve(w, b, starts), repeats, warmup=0)
+def bench_scipy(w, b, starts, reference, repeats: int, impl="scipy RK45") -> dict:
+    solve = {"scipy RK45": scipy_solve, "scipy odeint": odeint_solve}[impl]
+    t = h.time_calls(lambda i: solve(w, b, starts), repeats, warmup=0)
     finals, steps, nfev = t.results[0]
     return _row(
-        "scipy RK45", t.median, len(starts), None, finals, steps, reference,
+        impl, t.median, len(starts), None, finals, steps, reference,
         evaluations=nfev, subset=len(starts),
+    )  # fmt: skip
+
+
+def bench_stacked(w, b, starts, reference, subset, repeats, method, threads=None):
+    """A stacked solve; BLAS threads at ``threads`` (None: all cores)."""
+    from threadpoolctl import threadpool_limits
+
+    def solve(i):
+        with threadpool_limits(h.cores() if threads is None else threads):
+            return stacked_solve(w, b, starts, method)
+
+    t = h.time_calls(solve, repeats)
+    t.first = None  # nothing to compile
+    finals, steps, nfev = t.results[0]
+    name = "scipy odeint stacked" if method == "odeint" else f"scipy {method} stacked"
+    name += "" if threads is None else f" {threads} thread"
+    return _row(
+        name, t.median, len(starts), None, finals, steps, reference,
+        evaluations=nfev, subset=subset,
     )  # fmt: skip
 
 
@@ -148,6 +224,7 @@ def _row(impl, seconds, sims, compile_s, finals, steps, reference, **extra) -> d
     return {
         "workload": WORKLOAD,
         "impl": impl,
+        "peer": impl.startswith("scipy"),
         "simulations_timed": sims,
         "per_simulation_s": per_sim,
         "median_s": per_sim * 1000,  # per 1,000 simulations (scipy: extrapolated)
@@ -161,63 +238,92 @@ def _row(impl, seconds, sims, compile_s, finals, steps, reference, **extra) -> d
     }
 
 
-def measure(smoke: bool = False, subset: int = 200) -> list[dict]:
-    """Rows for jnn (vmap and ensemble; Tsit5, Dopri5) and SciPy.
+#: Per mode: (simulations, SciPy-loop subset, jnn repeats, loop repeats,
+#: stacked repeats).
+MODES = {
+    "smoke": (100, 20, 2, 1, 1),
+    "quick": (1000, 50, 3, 1, 2),
+    "full": (1000, 200, 5, 3, 3),
+}
 
-    Smoke: 100 starts, subset 20.
-    """
-    sims = 100 if smoke else 1000
-    subset = 20 if smoke else min(subset, sims)
+
+def measure(mode: str = "full", subset: int | None = None) -> list[dict]:
+    """Rows for jnn (vmap and ensemble; Tsit5, Dopri5) and SciPy (see above)."""
+    if mode is True or mode is False:  # the former measure(smoke: bool)
+        mode = "smoke" if mode else "full"
+    sims, default_subset, repeats, loop_repeats, stacked_repeats = MODES[mode]
+    subset = min(default_subset if subset is None else subset, sims)
     w, b, starts = problem(sims)
     reference, _, _ = scipy_solve(w, b, starts[:subset], rtol=1e-10, atol=1e-12)
-    repeats = 2 if smoke else 5
     rows = [
         bench_jnn(w, b, starts, reference, subset, diffrax.Tsit5(), repeats),
         bench_jnn(w, b, starts, reference, subset, diffrax.Dopri5(), repeats),
         bench_ensemble(w, b, starts, reference, subset, diffrax.Tsit5(), repeats),
         bench_ensemble(w, b, starts, reference, subset, diffrax.Dopri5(), repeats),
-        bench_scipy(w, b, starts[:subset], reference, 1 if smoke else 3),
+        bench_scipy(w, b, starts[:subset], reference, loop_repeats),
+        bench_scipy(w, b, starts[:subset], reference, loop_repeats, "scipy odeint"),
+        bench_stacked(w, b, starts, reference, subset, stacked_repeats, "RK45"),
+        bench_stacked(w, b, starts, reference, subset, stacked_repeats, "odeint"),
+        bench_stacked(w, b, starts, reference, subset, stacked_repeats, "RK45", 1),
+        bench_stacked(w, b, starts, reference, subset, stacked_repeats, "odeint", 1),
     ]
-    scipy_finals = rows[-1]["finals"]
+    scipy_finals = next(r for r in rows if r["impl"] == "scipy RK45")["finals"]
     for r in rows:
-        r["max_diff_vs_scipy"] = float(np.max(np.abs(r.pop("finals") - scipy_finals)))
+        diff = r.pop("finals")[:subset] - scipy_finals
+        r["max_diff_vs_scipy"] = float(np.max(np.abs(diff)))
     return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--subset", type=int, default=200)
+    parser.add_argument("--subset", type=int, default=None, help="SciPy-loop starts")
     args = parser.parse_args(argv)
+    mode = h.mode_of(args)
     monitor = h.CpuMonitor().start()
-    rows = measure(args.smoke, args.subset)
+    rows = measure(mode, args.subset)
     usage = monitor.stop()
+    info = h.print_machine()
     print(WORKLOAD)
     print(
-        f"{'impl':<19} {'per sim us':>10} {'compile s':>9} {'steps':>6} "
-        f"{'max':>4} {'evals':>6} {'err vs ref':>10} {'vs scipy':>9}"
+        f"{'impl':<28} {'per sim us':>10} {'compile s':>9} {'steps':>6} "
+        f"{'max':>4} {'evals':>7} {'err vs ref':>10} {'vs scipy':>9}"
     )
     for r in rows:
         compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
         print(
-            f"{r['impl']:<19} {1e6 * r['per_simulation_s']:10.1f} {compile_s:>9} "
+            f"{r['impl']:<28} {1e6 * r['per_simulation_s']:10.1f} {compile_s:>9} "
             f"{r['iterations']:6.2f} {r['max_steps']:4d} "
-            f"{r['mean_evaluations']:6.1f} {r['quality']:10.2e} "
+            f"{r['mean_evaluations']:7.1f} {r['quality']:10.2e} "
             f"{r['max_diff_vs_scipy']:9.2e}"
         )
+    scipy_row = next(r for r in rows if r["impl"] == "scipy RK45")
     speedups = {
-        r["impl"]: rows[-1]["per_simulation_s"] / r["per_simulation_s"]
-        for r in rows[:-1]
+        r["impl"]: scipy_row["per_simulation_s"] / r["per_simulation_s"]
+        for r in rows
+        if not r["peer"]
     }
     for impl, ratio in speedups.items():
-        print(f"speed-up per simulation, scipy / {impl}: {ratio:.0f}x (target >= 30x)")
+        print(f"speed-up per simulation, scipy RK45 loop / {impl}: {ratio:.0f}x")
+    ours = min((r for r in rows if not r["peer"]), key=lambda r: r["per_simulation_s"])
+    compared = [
+        h.vs_fastest_peer(
+            WORKLOAD, ours["impl"], ours["per_simulation_s"],
+            {r["impl"]: r["per_simulation_s"] for r in rows if r["peer"]},
+            unit="s/simulation", higher_is_better=False, target=30,
+        )
+    ]  # fmt: skip
+    h.print_comparisons(compared)
     h.warn_if_busy(usage)
-    name = "hopfield_continuous_smoke" if args.smoke else "hopfield_continuous"
     payload = {
-        "machine": {**h.machine_info(), "cpu_usage": usage},
+        "mode": mode,
+        "machine": {**info, "cpu_usage": usage},
         "rows": rows,
         "speedups": speedups,
+        "vs_fastest_peer": compared,
     }
+    name = h.result_name("hopfield_continuous", mode)
     print(f"wrote {h.write_json(name, payload)}")
     return payload
 

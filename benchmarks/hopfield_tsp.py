@@ -10,7 +10,11 @@ should grow as n^3 (the fitted log-log slope is printed).
 TSPLIB: eil51, berlin52, st70 with 256 restarts (neural alone, then the
 separate vmapped 2-opt polish), seconds per instance.
 
-Run:  python benchmarks/hopfield_tsp.py [--smoke]
+No peer library is timed here (the structured field is compared with the
+dense matrix product, jnn's own alternative), so there is no "vs fastest
+peer" ratio; the JSON's ``vs_fastest_peer`` is empty.
+
+Run:  python benchmarks/hopfield_tsp.py [--quick | --smoke]
 """
 
 from __future__ import annotations
@@ -105,16 +109,23 @@ def _tsplib_rows(restarts: int, names) -> list[dict]:
     return rows
 
 
-def measure(smoke: bool = False) -> list[dict]:
+#: Per mode: (sizes, field repeats, anneal repeats, TSPLIB restarts, instances).
+MODES = {
+    "smoke": ((10, 20), 2, 1, 16, ("eil51",)),
+    "quick": ((10, 20, 40, 70), 3, 1, 256, ("eil51",)),
+    "full": ((10, 20, 40, 70, 100), 5, 3, 256, ("eil51", "berlin52", "st70")),
+}
+
+
+def measure(smoke: bool | str = False) -> list[dict]:
     """Scaling rows (field and anneal per n) and the TSPLIB rows."""
-    sizes = (10, 20) if smoke else (10, 20, 40, 70, 100)
-    repeats = 2 if smoke else 5
+    mode = {True: "smoke", False: "full"}.get(smoke, smoke)
+    sizes, repeats, anneal_repeats, restarts, names = MODES[mode]
     rows = []
     for n in sizes:
         rows += _field_rows(n, repeats)
-        rows.append(_anneal_row(n, 1 if smoke else 3))
-    names = ("eil51",) if smoke else ("eil51", "berlin52", "st70")
-    return rows + _tsplib_rows(16 if smoke else 256, names)
+        rows.append(_anneal_row(n, anneal_repeats))
+    return rows + _tsplib_rows(restarts, names)
 
 
 def _slope(rows: list[dict], impl: str, prefix: str) -> float:
@@ -125,10 +136,13 @@ def _slope(rows: list[dict], impl: str, prefix: str) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n <= 70, eil51 only")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
+    mode = h.mode_of(args)
     monitor = h.CpuMonitor().start()
-    rows = measure(args.smoke)
+    rows = measure(mode)
+    info = h.print_machine()
     for r in rows:
         extra = ""
         if "per_restart_s" in r:
@@ -146,11 +160,13 @@ def main(argv: list[str] | None = None) -> dict:
     print("log-log slope of time vs n:", {k: round(v, 2) for k, v in slopes.items()})
     usage = monitor.stop()
     h.warn_if_busy(usage)
-    name = "hopfield_tsp_smoke" if args.smoke else "hopfield_tsp"
+    name = h.result_name("hopfield_tsp", mode)
     payload = {
-        "machine": {**h.machine_info(), "cpu_usage": usage},
+        "mode": mode,
+        "machine": {**info, "cpu_usage": usage},
         "rows": rows,
         "slopes": slopes,
+        "vs_fastest_peer": [],
     }
     print(f"wrote {h.write_json(name, payload)}")
     return payload

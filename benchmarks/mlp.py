@@ -10,22 +10,35 @@ Adam (learning rate 1e-3), batch 64, 200 epochs, in one process:
 * ``hand-JAX``: a hand-written loop, the whole training in one ``jax.jit`` with
   a ``lax.scan`` over epochs around a ``lax.scan`` over batches (Flax
   ``model.apply`` and Optax directly, no ``jnn.train``).
-* ``torch``: a plain PyTorch CPU loop (``torch.optim.Adam``, manual shuffled
-  batching of tensors, same drop-last rule).
-* ``sklearn``: ``MLPClassifier(solver="adam", alpha=0)`` run for all 200 epochs
-  (``tol=0``); it also trains on the last, partial batch of every epoch.
+* ``torch eager`` / ``torch eager foreach`` / ``torch eager fused`` /
+  ``torch.compile fused``: a plain PyTorch CPU loop (manual shuffled batching
+  of tensors, same drop-last rule) with ``torch.optim.Adam``'s default CPU
+  kernels (a for-loop over the tensors), ``foreach=True``, ``fused=True``,
+  and the model under ``torch.compile`` (inductor) with fused Adam; torch's
+  threads = the cores this process may use; fused eager and compiled also on
+  1 thread (``_harness.TORCH_VARIANTS``).
+  A variant that fails here (e.g. no C++ compiler for inductor) is a skipped
+  row with the reason.
+* ``sklearn`` / ``sklearn (1 thread)``: ``MLPClassifier(solver="adam",
+  alpha=0)`` run for all 200 epochs (``tol=0``), with the BLAS threads at the
+  core count and at 1 (small matrices: one thread can win); it also trains on
+  the last, partial batch of every epoch.
 
 Samples/s is (samples trained per epoch x epochs) / wall time of one whole
 training, median of ``--repeats`` timed runs after one warm-up run (each run a
 fresh initialisation and seed). Compile time of the JAX rows is the first
 call's time minus that median. Test accuracy is the mean over the timed runs.
+``vs fastest peer``: the row's samples/s over the fastest PyTorch or
+scikit-learn row's (the headline ratio is jnn.fit's). Measured numbers are in
+``benchmarks/README.md`` and ``benchmarks/results/mlp.json``.
 
 Run::
 
-    .venv/bin/python benchmarks/mlp.py            # ~30 s on 2 cores
+    .venv/bin/python benchmarks/mlp.py            # ~1 min on 2 cores
+    .venv/bin/python benchmarks/mlp.py --quick    # 50 epochs, 3 repeats
     .venv/bin/python benchmarks/mlp.py --smoke    # a few seconds
 
-Results go to ``benchmarks/results/mlp.json``.
+Results go to ``benchmarks/results/mlp.json`` (``mlp_quick.json``, ...).
 """
 
 from __future__ import annotations
@@ -117,7 +130,13 @@ def bench_jnn(train, test, epochs: int, repeats: int):
     )
     rows = []
     for name, fn in [("jnn.fit", fit), ("jnn.run", lambda i: run(jax.random.key(i)))]:
-        t = h.time_calls(fn, repeats)
+        if name == "jnn.fit":
+            t = h.time_calls(fn, repeats)
+        else:  # a failure of the secondary row is reported, not fatal
+            t = h.time_or_skip(fn, repeats)
+            if isinstance(t, str):
+                rows.append(h.skipped_row(WORKLOAD, name, t, peer=False))
+                continue
         states = [r if name == "jnn.fit" else r.state for r in t.results]
         accs = [float(learner.evaluate(s, test)["accuracy"]) for s in states]
         rows.append(h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs))
@@ -137,22 +156,36 @@ def bench_hand_jax(train, test, epochs: int, repeats: int, metrics: bool = False
     return h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs)
 
 
-def bench_torch(train, test, epochs: int, repeats: int):
+def bench_torch(train, test, epochs: int, repeats: int) -> list[h.Row]:
+    """One row per :data:`_harness.TORCH_VARIANTS` (skipped if it fails)."""
     import torch
 
     x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
     xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
-    kw = dict(epochs=epochs, batch_size=BATCH, lr=LR)
-    t = h.time_calls(lambda i: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats)
-    t.first = None  # no compilation: the warm-up is just excluded
-    accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
     per_epoch = (len(y) // BATCH) * BATCH
-    return h.training_row(WORKLOAD, "torch", t, per_epoch * epochs, accs)
+    rows = []
+    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
+        kw = dict(epochs=epochs, batch_size=BATCH, lr=LR, adam=adam, compile=compiled)
+        with h.torch_threads(threads, compiled):
+            t = h.time_or_skip(
+                lambda i, kw=kw: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats
+            )
+        if isinstance(t, str):
+            rows.append(h.skipped_row(WORKLOAD, name, t))
+            continue
+        if not compiled:
+            t.first = None  # no compilation: the warm-up is just excluded
+        accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
+        rows.append(
+            h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs, peer=True)
+        )
+    return rows
 
 
-def bench_sklearn(train, test, epochs: int, repeats: int):
+def bench_sklearn(train, test, epochs: int, repeats: int, threads: int) -> h.Row:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
 
     def fit(i):
         clf = MLPClassifier(
@@ -168,7 +201,7 @@ def bench_sklearn(train, test, epochs: int, repeats: int):
             shuffle=True,
             random_state=i,
         )
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(threads):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(train["x"], train["y"])
         assert clf.n_iter_ == epochs, clf.n_iter_
@@ -178,7 +211,8 @@ def bench_sklearn(train, test, epochs: int, repeats: int):
     t.first = None
     accs = [float(c.score(test["x"], test["y"])) for c in t.results]
     # scikit-learn also trains on each epoch's last, partial batch.
-    return h.training_row(WORKLOAD, "sklearn", t, len(train["y"]) * epochs, accs)
+    name = "sklearn" if threads == h.cores() else f"sklearn ({threads} thread)"
+    return h.training_row(WORKLOAD, name, t, len(train["y"]) * epochs, accs, peer=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -192,11 +226,17 @@ def main(argv: list[str] | None = None) -> dict:
         help="timed runs for torch and sklearn (default: --repeats)",
     )
     parser.add_argument(
+        "--quick", action="store_true", help="50 epochs, 3 repeats (a sweep)"
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="10 epochs, 2 repeats: a quick check"
     )
     args = parser.parse_args(argv)
     if args.smoke:
         args.epochs, args.repeats = 10, 2
+    elif args.quick:
+        args.epochs, args.repeats = 50, 3
+    mode = h.mode_of(args)
     slow_repeats = args.slow_repeats or args.repeats
     threads = h.set_torch_threads()
     monitor = h.CpuMonitor().start()
@@ -216,34 +256,37 @@ def main(argv: list[str] | None = None) -> dict:
         bench_hand_jax(train_dev, test_dev, args.epochs, args.repeats, metrics=True)
     )
     if threads is not None:
-        rows.append(bench_torch(train, test, args.epochs, slow_repeats))
+        rows += bench_torch(train, test, args.epochs, slow_repeats)
     else:
         print("torch not installed: pip install torch==2.13.0 (skipping)")
-    rows.append(bench_sklearn(train, test, args.epochs, slow_repeats))
+    for sk_threads in dict.fromkeys((h.cores(), 1)):
+        rows.append(bench_sklearn(train, test, args.epochs, slow_repeats, sk_threads))
 
     info = h.machine_info()
     info["cpu_usage"] = monitor.stop()
     title = (
         f"{WORKLOAD}, batch {BATCH}, Adam {LR:g}, {args.epochs} epochs; "
-        f"median of {args.repeats} (torch/sklearn {slow_repeats}) after warm-up; "
-        f"{info['cpu_count']} CPUs, jax {info['jax_backend']}, "
-        f"torch threads {threads}"
+        f"median of {args.repeats} (torch/sklearn {slow_repeats}) after warm-up"
     )
-    h.print_table(rows, title)
-    speed = {r.impl: r.samples_per_s for r in rows}
+    h.print_table(rows, title, info=info)
+    speed = {r.impl: r.samples_per_s for r in rows if r.samples_per_s is not None}
     ratios = {
         f"jnn.fit/{k}": speed["jnn.fit"] / v for k, v in speed.items() if k != "jnn.fit"
     }
     print("  ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    comparisons = h.row_comparisons(rows)
+    h.print_comparisons(comparisons)
     h.warn_if_busy(info["cpu_usage"])
     payload = {
         "workload": WORKLOAD,
+        "mode": mode,
         "config": {**vars(args), "slow_repeats": slow_repeats, "batch": BATCH},
         "machine": info,
         "rows": rows,
         "ratios": ratios,
+        "vs_fastest_peer": comparisons,
     }
-    name = "mlp_smoke" if args.smoke else "mlp"
+    name = h.result_name("mlp", mode)
     print(f"wrote {h.write_json(name, payload)}")
     return payload
 

@@ -6,14 +6,20 @@ standardised) with Adam (learning rate 1e-3) at batch 128, dropping the last
 ``55000 % 128`` examples of every shuffled epoch:
 
 * ``jnn.fit``: :func:`jnn.train.fit` with ``jnn.static.MLP((300, 100, 10))``.
-* ``torch``: a plain PyTorch CPU loop (``torch.optim.Adam``, manual shuffled
-  batching of tensors).
+* ``torch eager`` ... ``torch.compile fused 1 thread``: a plain PyTorch CPU
+  loop (manual shuffled batching of tensors) in each of
+  ``_harness.TORCH_VARIANTS``: ``torch.optim.Adam``'s default CPU kernels,
+  ``foreach=True``, ``fused=True``, the model under ``torch.compile`` with
+  fused Adam, threads = the cores this process may use, and fused eager and
+  compiled on 1 thread. A variant that fails here is a skipped row with the
+  reason.
 
 A timed run is one whole training of ``--epochs`` epochs from a fresh
 initialisation; samples/s is ``epochs x 54,912 / run time``, median of
 ``--repeats`` runs after one warm-up run (whose extra time is jnn's compile
 time). Test accuracy (official 10,000-image test set) is the mean over the
-timed runs, i.e. after ``--epochs`` epochs.
+timed runs, i.e. after ``--epochs`` epochs. ``vs fastest peer``: the row's
+samples/s over the fastest PyTorch row's.
 
 GFLOP/s: a training step costs about ``6 x W`` FLOPs per sample, ``W`` being
 the number of weights in the weight matrices (266,200): 2 for the forward
@@ -24,10 +30,12 @@ is compared with a jitted float32 ``jnp.dot`` of two 1024x1024 matrices
 
 Run::
 
-    .venv/bin/python benchmarks/mlp_mnist.py          # ~30 s on 2 cores
+    .venv/bin/python benchmarks/mlp_mnist.py          # ~1-2 min on 2 cores
+    .venv/bin/python benchmarks/mlp_mnist.py --quick  # 1 epoch, 3 repeats
     .venv/bin/python benchmarks/mlp_mnist.py --smoke  # a few seconds
 
-Results go to ``benchmarks/results/mlp_mnist.json``.
+Results go to ``benchmarks/results/mlp_mnist.json`` (``mlp_mnist_quick.json``,
+...); measured numbers are in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -82,24 +90,37 @@ def bench_jnn(train, test, epochs: int, repeats: int):
     )
 
 
-def bench_torch(train, test, epochs: int, repeats: int):
+def bench_torch(train, test, epochs: int, repeats: int) -> list[h.Row]:
+    """One row per :data:`_harness.TORCH_VARIANTS` (skipped if it fails)."""
     import torch
 
     x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
     xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
-    kw = dict(epochs=epochs, batch_size=BATCH, lr=LR)
-    t = h.time_calls(lambda i: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats)
-    t.first = None  # no compilation: the warm-up is just excluded
-    accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
-    return h.training_row(
-        WORKLOAD, "torch", t, epochs * (len(y) // BATCH) * BATCH, accs
-    )
+    samples = epochs * (len(y) // BATCH) * BATCH
+    rows = []
+    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
+        kw = dict(epochs=epochs, batch_size=BATCH, lr=LR, adam=adam, compile=compiled)
+        with h.torch_threads(threads, compiled):
+            t = h.time_or_skip(
+                lambda i, kw=kw: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats
+            )
+        if isinstance(t, str):
+            rows.append(h.skipped_row(WORKLOAD, name, t))
+            continue
+        if not compiled:
+            t.first = None  # no compilation: the warm-up is just excluded
+        accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
+        rows.append(h.training_row(WORKLOAD, name, t, samples, accs, peer=True))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 epoch, 3 repeats (a sweep)"
+    )
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -108,6 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.smoke:
         args.epochs, args.repeats = 1, 1
+    elif args.quick:
+        args.epochs, args.repeats = 1, 3
+    mode = h.mode_of(args)
     threads = h.set_torch_threads()
     monitor = h.CpuMonitor().start()
 
@@ -124,10 +148,12 @@ def main(argv: list[str] | None = None) -> dict:
     train_dev, test_dev = jax.device_put(train), jax.device_put(test)
     rows = [bench_jnn(train_dev, test_dev, args.epochs, args.repeats)]
     if threads is not None:
-        rows.append(bench_torch(train, test, args.epochs, args.repeats))
+        rows += bench_torch(train, test, args.epochs, args.repeats)
     else:
         print("torch not installed: pip install torch==2.13.0 (skipping)")
     for r in rows:
+        if r.samples_per_s is None:
+            continue
         gflops = r.samples_per_s * flops_per_sample / 1e9
         r.extra.update(gflops=gflops, fraction_of_dot=gflops / peak)
 
@@ -135,29 +161,34 @@ def main(argv: list[str] | None = None) -> dict:
     info["cpu_usage"] = monitor.stop()
     title = (
         f"{WORKLOAD}, batch {BATCH}, Adam {LR:g}, {args.epochs} epochs/run; "
-        f"median of {args.repeats} runs after warm-up; {info['cpu_count']} CPUs, "
-        f"jax {info['jax_backend']}, torch threads {threads}"
+        f"median of {args.repeats} runs after warm-up"
     )
-    h.print_table(rows, title)
+    h.print_table(rows, title, info=info)
     print(
         f"jnp.dot {DOT_N}x{DOT_N} float32: {peak:.1f} GFLOP/s (median of "
         f"{len(dot_times)}); training FLOPs/sample = 6 x {n_weights:,} weights"
     )
     for r in rows:
+        if r.samples_per_s is None:
+            continue
         print(
-            f"  {r.impl:8s} {r.extra['gflops']:7.1f} GFLOP/s = "
+            f"  {r.impl:28s} {r.extra['gflops']:7.1f} GFLOP/s = "
             f"{100 * r.extra['fraction_of_dot']:.0f}% of jnp.dot"
         )
+    comparisons = h.row_comparisons(rows)
+    h.print_comparisons(comparisons)
     h.warn_if_busy(info["cpu_usage"])
     payload = {
         "workload": WORKLOAD,
+        "mode": mode,
         "config": {**vars(args), "batch": BATCH, "lr": LR},
         "machine": info,
         "dot": {"n": DOT_N, "gflops": peak, "times_s": dot_times},
         "flops_per_sample": flops_per_sample,
         "rows": rows,
+        "vs_fastest_peer": comparisons,
     }
-    name = "mlp_mnist_smoke" if args.smoke else "mlp_mnist"
+    name = h.result_name("mlp_mnist", mode)
     print(f"wrote {h.write_json(name, payload)}")
     return payload
 

@@ -13,12 +13,14 @@ standardised) with the same settings and initialisations:
 Each module's ``measure(smoke)`` returns one dict per implementation: median
 seconds per whole fit after a warm-up (compile time separate), the quality
 reached (inertia, log-likelihood, quantization error) and iterations. This
-script prints them together with the speed-up of jnn over the peer of the
-same workload, and writes ``benchmarks/results/static.json``.
+script prints them together with the speed-up of jnn over the FASTEST peer row
+of the same workload (peers run at their best settings: see each module), and
+writes ``benchmarks/results/static.json``.
 
 Run::
 
     .venv/bin/python benchmarks/static.py           # about a minute on 2 cores
+    .venv/bin/python benchmarks/static.py --quick   # fewer repeats
     .venv/bin/python benchmarks/static.py --smoke   # seconds
 """
 
@@ -33,15 +35,8 @@ MODULES = ("static_kmeans", "static_mixture", "static_som")
 
 
 def speedups(rows: list[dict]) -> dict[str, float]:
-    """Peer median over jnn median, per workload (> 1: jnn is faster)."""
-    out = {}
-    for workload in dict.fromkeys(r["workload"] for r in rows):
-        cells = [r for r in rows if r["workload"] == workload]
-        ours = [r for r in cells if r["impl"].startswith("jnn")]
-        peers = [r for r in cells if not r["impl"].startswith("jnn")]
-        if ours and peers:
-            out[workload] = peers[0]["median_s"] / ours[0]["median_s"]
-    return out
+    """Fastest peer's median over jnn's median, per workload (> 1: jnn faster)."""
+    return {c["workload"]: c["ratio"] for c in h.workload_comparisons(rows)}
 
 
 def print_rows(rows: list[dict]) -> None:
@@ -67,19 +62,28 @@ def print_rows(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     args = parser.parse_args(argv)
-    info = h.machine_info()
+    mode = h.mode_of(args)
     rows: list[dict] = []
     for name in MODULES:
         module = importlib.import_module(name)
-        rows.extend(module.measure(args.smoke))
+        rows.extend(module.measure(mode))
+    info = h.print_machine()
     print_rows(rows)
-    ratios = speedups(rows)
-    for workload, ratio in ratios.items():
-        print(f"{workload}: jnn is {ratio:.1f}x the peer's speed")
-    payload = {"machine": info, "rows": rows, "speedups": ratios, "smoke": args.smoke}
-    print(f"wrote {h.write_json('static_smoke' if args.smoke else 'static', payload)}")
+    compared = h.workload_comparisons(rows)
+    h.print_comparisons(compared)
+    ratios = {c["workload"]: c["ratio"] for c in compared}
+    payload = {
+        "machine": info,
+        "rows": rows,
+        "speedups": ratios,
+        "vs_fastest_peer": compared,
+        "smoke": args.smoke,
+        "mode": mode,
+    }
+    print(f"wrote {h.write_json(h.result_name('static', mode), payload)}")
     return payload
 
 

@@ -6,7 +6,10 @@ Workload: all 1797 digits (64 features, standardised, float32), k = 10,
 * ``jnn``: :func:`jnn.static.kmeans_fit`, the ``n_init`` restarts as ONE
   jitted ``vmap`` of :func:`jnn.train.run` (the batch runs until its slowest
   restart converges; the best inertia is kept).
-* ``scikit-learn``: ``KMeans(n_clusters=10, n_init=..., algorithm="lloyd")``.
+* ``scikit-learn``: ``KMeans(n_clusters=10, n_init=..., algorithm="lloyd")``
+  with its OpenMP threads at the cores this process may use; also on 1
+  thread, and ``algorithm="elkan"`` (all cores), so that jnn is compared with
+  scikit-learn at its best (the fastest of these rows).
 
 Rows for ``n_init=10`` and ``n_init=1``. ``median_s``: whole fit (seeding,
 iterations, final assignment), median of the timed calls (a new seed per
@@ -14,9 +17,12 @@ call) after one warm-up; ``compile_s``: first call minus median (jnn only);
 ``quality``: mean final inertia of the timed calls; ``iterations``: median
 Lloyd iterations of the kept restart.
 
+Measured numbers: ``benchmarks/README.md``, ``benchmarks/results/``.
+
 Run::
 
-    .venv/bin/python benchmarks/static_kmeans.py          # ~10 s
+    .venv/bin/python benchmarks/static_kmeans.py          # ~20 s
+    .venv/bin/python benchmarks/static_kmeans.py --quick  # 5 repeats
     .venv/bin/python benchmarks/static_kmeans.py --smoke
 """
 
@@ -65,16 +71,21 @@ def bench_jnn(x, n_init: int, repeats: int) -> dict:
 
     t = h.time_calls(fit, repeats)
     inertia = [float(r.inertia) for r in t.results]
-    iterations = [int(r.n_iter) for r in t.results]
+    iterations = [int(r.iterations) for r in t.results]
     return _row(f"digits k=10 n_init={n_init}", "jnn", t, inertia, iterations)
 
 
-def bench_sklearn(x, n_init: int, repeats: int, threads: int | None = None) -> dict:
+def bench_sklearn(
+    x, n_init: int, repeats: int, threads: int | None = None, algorithm="lloyd"
+) -> dict:
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
+    threads = h.cores() if threads is None else threads
+
     def fit(i):
-        model = KMeans(K, n_init=n_init, tol=TOL, max_iter=MAX_ITER, random_state=i)
+        model = KMeans(K, n_init=n_init, tol=TOL, max_iter=MAX_ITER, random_state=i,
+                       algorithm=algorithm)  # fmt: skip
         with threadpool_limits(threads):
             return model.fit(x)
 
@@ -82,52 +93,61 @@ def bench_sklearn(x, n_init: int, repeats: int, threads: int | None = None) -> d
     t.first = None  # nothing to compile
     inertia = [m.inertia_ for m in t.results]
     iterations = [m.n_iter_ for m in t.results]
-    impl = "scikit-learn" if threads is None else f"scikit-learn ({threads} thread)"
+    impl = f"scikit-learn {algorithm} ({threads} thread{'s' * (threads > 1)})"
     return _row(f"digits k=10 n_init={n_init}", impl, t, inertia, iterations)
 
 
-def measure(smoke: bool = False) -> list[dict]:
-    """Rows for jnn, scikit-learn and scikit-learn on one thread, n_init 10 and 1.
+def measure(smoke: bool | str = False) -> list[dict]:
+    """Rows for jnn and scikit-learn (lloyd: all cores, 1 thread; elkan), n_init 10, 1.
 
-    The one-thread row is steadier on a busy machine, where OpenMP's spinning
-    threads can slow scikit-learn's default down by orders of magnitude.
+    ``smoke``: True / "smoke", "quick" or False / "full". The one-thread row is
+    steadier on a busy machine, where OpenMP's spinning threads can slow
+    scikit-learn's default down by orders of magnitude.
     """
+    mode = {True: "smoke", False: "full"}.get(smoke, smoke)
     x = digits()
-    repeats = 3 if smoke else 15
+    repeats = {"smoke": 3, "quick": 5, "full": 15}[mode]
     rows = []
     for n_init in (10, 1):
         rows.append(bench_jnn(x, n_init, repeats))
         rows.append(bench_sklearn(x, n_init, repeats))
         rows.append(bench_sklearn(x, n_init, repeats, threads=1))
+        rows.append(bench_sklearn(x, n_init, repeats, algorithm="elkan"))
     return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 repeats")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
+    mode = h.mode_of(args)
     monitor = h.CpuMonitor().start()
-    rows = measure(args.smoke)
+    rows = measure(mode)
     usage = monitor.stop()
+    info = h.print_machine()
     print(
-        f"{'workload':<22} {'impl':<24} {'median ms':>9} {'compile s':>9} "
+        f"{'workload':<22} {'impl':<30} {'median ms':>9} {'compile s':>9} "
         f"{'inertia':>10} {'iter':>5}"
     )
     for r in rows:
         compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
         print(
-            f"{r['workload']:<22} {r['impl']:<24} {1e3 * r['median_s']:9.2f} "
+            f"{r['workload']:<22} {r['impl']:<30} {1e3 * r['median_s']:9.2f} "
             f"{compile_s:>9} {r['quality']:10.1f} {r['iterations']:5d}"
         )
-    by = {(r["workload"], r["impl"]): r["median_s"] for r in rows}
-    for n_init in (10, 1):
-        w = f"digits k=10 n_init={n_init}"
-        print(
-            f"{w}: scikit-learn / jnn = {by[(w, 'scikit-learn')] / by[(w, 'jnn')]:.2f}"
-        )
+    compared = h.workload_comparisons(
+        rows, jnn_impl="jnn", targets={"digits k=10 n_init=10": 2.0}
+    )
+    h.print_comparisons(compared)
     h.warn_if_busy(usage)
-    name = "static_kmeans_smoke" if args.smoke else "static_kmeans"
-    payload = {"machine": {**h.machine_info(), "cpu_usage": usage}, "rows": rows}
+    name = h.result_name("static_kmeans", mode)
+    payload = {
+        "mode": mode,
+        "machine": {**info, "cpu_usage": usage},
+        "rows": rows,
+        "vs_fastest_peer": compared,
+    }
     print(f"wrote {h.write_json(name, payload)}")
     return rows
 

@@ -12,15 +12,21 @@ weights (MiniSom's random initialisation, seeds 1, 2, ...), same schedules
 * ``jnn.run ordered``: MiniSom's own ``train_random`` sample sequence as one
   full-batch engine epoch whose update scans it (no per-step gather): the
   result equals MiniSom's up to float32 rounding.
-* ``MiniSom``: ``MiniSom.train_random`` (float64 NumPy).
+* ``MiniSom``: ``MiniSom.train_random`` (float64 NumPy). Its online step is
+  element-wise NumPy on a 10 x 10 x 64 map (no BLAS call), so there is no
+  thread setting to tune; its batch trainers are another algorithm.
 * ``hand-JAX``: the same step in a bare ``lax.scan`` over random indices (a
   gather per step, no engine, no metrics): the floor for the engine path.
 * 64 seeds in one ``jax.jit(jax.vmap(run))`` call (:func:`jnn.static.som_fit_seeds`),
   reported as seconds per seed.
 
+jnn's headline ratio is ``jnn.run engine bs=1`` against the fastest peer row
+(MiniSom). Measured numbers: ``benchmarks/README.md``, ``benchmarks/results/``.
+
 Run::
 
     .venv/bin/python benchmarks/static_som.py           # ~30 s on 2 cores
+    .venv/bin/python benchmarks/static_som.py --quick   # 3 repeats, 16 seeds
     .venv/bin/python benchmarks/static_som.py --smoke
 """
 
@@ -100,9 +106,17 @@ def hand_scan(iterations: int):
     return jax.jit(train)
 
 
-def measure(smoke: bool = False) -> list[dict]:
-    """Rows for jnn (engine, ordered, 64 seeds), MiniSom and hand-JAX."""
-    iterations, repeats, n_seeds = (1000, 2, 8) if smoke else (10_000, 5, 64)
+#: Per mode: (online iterations, repeats, seeds in the vmapped call).
+MODES = {"smoke": (1000, 2, 8), "quick": (10_000, 3, 16), "full": (10_000, 5, 64)}
+
+
+def measure(smoke: bool | str = False) -> list[dict]:
+    """Rows for jnn (engine, ordered, 64 seeds), MiniSom and hand-JAX.
+
+    ``smoke``: True / "smoke", "quick" or False / "full" (:data:`MODES`).
+    """
+    mode = {True: "smoke", False: "full"}.get(smoke, smoke)
+    iterations, repeats, n_seeds = MODES[mode]
     x64 = digits()
     x = jnp.asarray(x64, jnp.float32)
     passes = math.ceil(iterations / len(x64))
@@ -170,10 +184,13 @@ def measure(smoke: bool = False) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats, 16 seeds")
     parser.add_argument("--smoke", action="store_true", help="1,000 steps, 2 repeats")
     args = parser.parse_args(argv)
+    mode = h.mode_of(args)
     monitor = h.CpuMonitor().start()
-    rows = measure(args.smoke)
+    rows = measure(mode)
+    info = h.print_machine()
     print(f"{'impl':<26}{'median s':>10}{'compile s':>11}{'QE':>8}{'iters':>7}")
     for r in rows:
         compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
@@ -183,10 +200,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         if r["impl"] != "MiniSom":
             print(f"MiniSom / {r['impl']}: {peer / r['median_s']:.1f}x")
+    compared = h.workload_comparisons(
+        rows, jnn_impl="jnn.run engine bs=1", targets={WORKLOAD: 20.0}
+    )
+    h.print_comparisons(compared)
     usage = monitor.stop()
     h.warn_if_busy(usage)
-    name = "static_som_smoke" if args.smoke else "static_som"
-    payload = {"rows": rows, "machine": h.machine_info(), "cpu_usage": usage}
+    name = h.result_name("static_som", mode)
+    payload = {
+        "mode": mode,
+        "rows": rows,
+        "machine": info,
+        "cpu_usage": usage,
+        "vs_fastest_peer": compared,
+    }
     print(f"wrote {h.write_json(name, payload)}")
     return rows
 
