@@ -58,7 +58,7 @@ def train_char_model(
 def char_lstm(config: DemoConfig) -> DemoResult:
     """Short truncated-BPTT training of a character LSTM, then a sample."""
     corpus = load_text("tinyshakespeare")
-    n_train = 20_000 if config.smoke else 400_000
+    n_train = 20_000 if config.smoke else 250_000
     n_val = 2_000 if config.smoke else 10_000
     model = CharRNN(corpus.vocab.size, features=32 if config.smoke else 128)
     key = jax.random.key(config.seed)
