@@ -63,9 +63,9 @@ TORCH_CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "RNN"}
 # --- jnn -------------------------------------------------------------------------
 
 
-def jnn_trainer(cell: str, vocab: int, tokens: np.ndarray, steps: int):
+def jnn_trainer(cell: str, vocab: int, tokens: np.ndarray, steps: int, path="auto"):
     """``run(i)``: one ``fit`` epoch of ``steps`` TBPTT windows, seed ``i``."""
-    model = CharRNN(vocab, features=FEATURES, layers=LAYERS, cell=cell)
+    model = CharRNN(vocab, features=FEATURES, layers=LAYERS, cell=cell, path=path)
     learner = tbptt_learner(model, learning_rate=LR, max_norm=MAX_NORM)
     data = next_token_stream(tokens[: STREAMS * WINDOW * steps + 1])
     data = {k: jnp.asarray(v) for k, v in data.items()}
@@ -142,43 +142,141 @@ def torch_trainer(
 # --- the throughput table --------------------------------------------------------
 
 
+def interleaved(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
+    """Time workloads round-robin (one warm-up call each, then ``repeats`` rounds).
+
+    On a shared machine the load drifts; alternating the calls makes every
+    implementation see the same load. A workload that raises gets the reason.
+    """
+    timings = {name: h.time_or_skip(fn, 1, warmup=1) for name, fn in workloads.items()}
+    for i in range(2, repeats + 1):
+        for name, fn in workloads.items():
+            if isinstance(timings[name], str):
+                continue
+            t = h.time_or_skip(lambda _, fn=fn, i=i: fn(i), 1, warmup=0)
+            if isinstance(t, str):
+                timings[name] = t
+                continue
+            timings[name].times += t.times
+            timings[name].results += t.results
+    return timings
+
+
+def _with_threads(run, threads):
+    def call(i):
+        with h.torch_threads(threads):
+            return run(i)
+
+    return call
+
+
 def throughput_rows(cell, vocab, tokens, steps, repeats, peers) -> list[h.Row]:
+    """Rows of one cell: jnn and the eager torch rows timed round-robin.
+
+    jnn on its default path and on the Flax path, and the eager PyTorch rows,
+    alternate call by call; the ``torch.compile`` rows run after them, one at a
+    time (inductor bakes in the thread count).
+    """
     workload = f"{cell} 2x{FEATURES}, B={STREAMS}, T={WINDOW}"
     per_call = STREAMS * WINDOW * steps
-    rows = []
-    timing = h.time_calls(jnn_trainer(cell, vocab, tokens, steps), repeats)
-    loss = timing.results[-1][1]
-    rows.append(
-        h.Row(
-            workload,
-            "jnn.fit",
-            per_call / timing.median,
-            timing.compile,
-            None,
-            {"median_s": timing.median, "final_loss": loss},
-        )
-    )
+    workloads = {
+        "jnn.fit": jnn_trainer(cell, vocab, tokens, steps),
+        "jnn.fit (flax path)": jnn_trainer(cell, vocab, tokens, steps, "flax"),
+    }
+    compiled_peers = {}
     for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
         if name not in peers:
             continue
-        with h.torch_threads(threads, compiled):
-            run = torch_trainer(cell, vocab, tokens, steps, adam, compiled)
-            result = h.time_or_skip(run, repeats)
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result))
+        if compiled:
+            compiled_peers[name] = (adam, threads)
             continue
+        run = torch_trainer(cell, vocab, tokens, steps, adam, False)
+        workloads[name] = _with_threads(run, threads)
+    timings = interleaved(workloads, repeats)
+    for name, (adam, threads) in compiled_peers.items():
+        with h.torch_threads(threads, True):
+            run = torch_trainer(cell, vocab, tokens, steps, adam, True)
+            timings[name] = h.time_or_skip(run, repeats)
+    rows = []
+    for name, result in timings.items():
+        peer = name.startswith("torch")
+        if isinstance(result, str):
+            rows.append(h.skipped_row(workload, name, result, peer=peer))
+            continue
+        loss = result.results[-1] if peer else result.results[-1][1]
+        compile_s = (
+            None
+            if name in h.TORCH_VARIANTS and name not in compiled_peers
+            else result.compile
+        )
         rows.append(
             h.Row(
                 workload,
                 name,
                 per_call / result.median,
-                result.compile if compiled else None,
+                compile_s,
                 None,
-                {"median_s": result.median, "final_loss": result.results[-1]},
-                peer=True,
+                {"median_s": result.median, "final_loss": loss},
+                peer=peer,
             )
         )
     return rows
+
+
+def profile_update(cell: str, path: str, top: int = 12) -> None:
+    """Print where one compiled training step spends its time (XLA thunks).
+
+    ``jax.profiler.trace`` of three steps; the thunks outside any loop and, per
+    ``while`` loop (the scans), the thunks of its body, in ms per step.
+    """
+    import collections
+    import gzip
+    import json
+    import tempfile
+    from pathlib import Path
+
+    model = CharRNN(65, features=FEATURES, layers=LAYERS, cell=cell, path=path)
+    learner = tbptt_learner(model, learning_rate=LR, max_norm=MAX_NORM)
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 65, (STREAMS, WINDOW)))
+    batch = {"x": x.astype(jnp.int32), "y": x.astype(jnp.int32)}
+    state = learner.init(jax.random.key(0), batch)
+    update = jax.jit(learner.update).lower(state, batch, jax.random.key(1)).compile()
+    jax.block_until_ready(update(state, batch, jax.random.key(1)))
+    steps = 3
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder, create_perfetto_trace=True):
+            for i in range(steps):
+                jax.block_until_ready(update(state, batch, jax.random.key(i)))
+        trace = next(Path(folder).rglob("*.trace.json.gz"))
+        events = json.load(gzip.open(trace))["traceEvents"]
+    events = [e for e in events if e.get("ph") == "X"]
+    loops = [e for e in events if e["name"].startswith("while")]
+    thunks = [e for e in events if not e["name"].startswith(("Thunk", "$", "Pjit"))]
+    outside, inside = (
+        collections.Counter(),
+        collections.defaultdict(collections.Counter),
+    )
+    for e in thunks:
+        end = e["ts"] + e["dur"]
+        owner = [
+            w
+            for w in loops
+            if w is not e and w["ts"] <= e["ts"] and end <= w["ts"] + w["dur"]
+        ]
+        if not owner:
+            outside[e["name"]] += e["dur"] / 1e3 / steps
+        elif len(owner) == 1:
+            inside[owner[0]["name"]][e["name"]] += e["dur"] / 1e3 / steps
+    print(
+        f"\n{cell}, path {path!r}: {sum(outside.values()):.1f} ms/step in "
+        "top-level thunks"
+    )
+    for name, ms in outside.most_common(top):
+        body = inside.get(name)
+        detail = ""
+        if body:
+            detail = " | " + ", ".join(f"{n} {t:.1f}" for n, t in body.most_common(4))
+        print(f"  {ms:8.1f} ms  {name}{detail}")
 
 
 # --- T1: time and memory against the sequence length -----------------------------
@@ -306,7 +404,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rows")
     parser.add_argument("--smoke", action="store_true", help="runs, not timings")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a per-thunk breakdown of one training step per cell and path",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        for cell in args.cells:
+            for path in ("auto", "flax"):
+                profile_update(cell, path)
+        return
     if args.quick:
         args.steps, args.repeats = 8, 3
         args.peers = ["torch eager", "torch eager fused", "torch.compile fused"]

@@ -83,6 +83,8 @@ class CharRNN(nn.Module):
       dropout: variational dropout on the embeddings, every layer's state and
         inputs, and the top outputs (one mask per sequence; training only).
       embedding_features: embedding size (None: ``H``).
+      path: the stack's implementation (:data:`jnn.rnn.sequence.PATHS`:
+        ``"auto"``, the fast path on CPU; ``"flax"``, the reference).
 
     Model state: collection ``"carry"``, entry ``"state"``: the stack's state
     (as :meth:`RecurrentStack.zero_state`) for the batch size of ``init``.
@@ -102,6 +104,7 @@ class CharRNN(nn.Module):
     cell: str = "lstm"
     dropout: float = 0.0
     embedding_features: int | None = None
+    path: str = "auto"
 
     def __post_init__(self):
         check_positive_int(self.vocab_size, "vocab_size")
@@ -138,7 +141,13 @@ class CharRNN(nn.Module):
         """
         check_tokens(tokens, self.vocab_size)
         stack = RecurrentStack(
-            self.cell, self.features, self.layers, False, self.dropout, name="stack"
+            self.cell,
+            self.features,
+            self.layers,
+            False,
+            self.dropout,
+            path=self.path,
+            name="stack",
         )
         carry = None
         if state is None and use_carry:
@@ -153,8 +162,9 @@ class CharRNN(nn.Module):
                 )
             state = carry.value
         width = self.embedding_features or self.features
-        x = nn.Embed(self.vocab_size, width, name="embed")(tokens)
-        end_state, outputs = stack(x, initial_state=state, train=train)
+        table = nn.Embed(self.vocab_size, width, name="embed").embedding
+        # the stack gathers the rows (and on its fast path projects the table first)
+        end_state, outputs = stack._run(table, tokens, None, state, train)
         if (
             carry is not None
             and self.is_mutable_collection("carry")
