@@ -15,24 +15,15 @@ from typing import Any
 import jax
 import numpy as np
 
-try:  # the one private JAX name jnn uses; without it, closures are not detected
-    from jax._src.core import trace_state_clean as _no_active_trace
-except ImportError:  # pragma: no cover - a JAX without it
-
-    def _no_active_trace() -> bool:
-        return True
-
 
 def is_concrete(x: Any) -> bool:
-    """True when ``x`` holds values and no ``jit``/``vmap`` trace is active.
+    """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``).
 
-    Value checks (finite, in range, symmetric) run only then. Inside a trace
-    even a closed-over concrete array turns into a tracer at the first ``jnp``
-    operation on it, so a check there would fail with a ConcretizationTypeError
-    instead of checking: the engine and the public functions check before
-    tracing, and checks met again inside a trace are skipped.
+    A concrete array closed over by a traced function is still concrete here:
+    checks must read it through ``np.asarray`` (a ``jnp`` operation on it inside
+    the trace would return a tracer).
     """
-    return not isinstance(x, jax.core.Tracer) and _no_active_trace()
+    return not isinstance(x, jax.core.Tracer)
 
 
 def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:

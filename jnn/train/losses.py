@@ -86,7 +86,8 @@ def _checker(input_key: str, target_key: str, target_kind: str | None, model=Non
             )
         if not is_concrete(labels):
             return
-        low, high = int(np.min(labels)), int(np.max(labels))
+        values = np.asarray(labels)  # a host copy: np.min would trace under jit
+        low, high = int(values.min()), int(values.max())
         n = None if model is None else _n_classes(model, data[input_key])
         if low < 0 or (n is not None and high >= n):
             bound = "" if n is None else f", n_classes = {n} (the model's outputs)"

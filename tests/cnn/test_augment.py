@@ -146,6 +146,7 @@ def test_bad_input(key):
         augmented_loss(lambda p, b, k: (0.0, {}), augment="shift")
 
 
+@pytest.mark.slow  # 17 s; distorted training also runs in test_lenet5_smoke (--distort)
 def test_distorted_training_learns_digits():
     """LeNet-5 trained on distorted digits (8x8 upsampled to 32x32) generalises."""
     # Same data and budget as test_lenet's undistorted paper-variant run.

@@ -362,6 +362,7 @@ def digits_32(split):
     return {"x": jax.image.resize(x, (len(x), 32, 32, 1), "bilinear"), "y": split["y"]}
 
 
+@pytest.mark.slow  # 30 s; the paper variant also learns in test_rbf_output (10 s)
 def test_paper_lenet5_learns_digits():
     ds = load("digits", standardize=False)
     train, test = digits_32(ds.train), digits_32(ds.test)
