@@ -310,3 +310,17 @@ def parameter_count(
         "ln-gru": 2 * 2 * h + 2 * h,  # of r and z, and of the candidate
     }[name]
     return weights + biases
+
+
+def recurrent_layer(cell: nn.RNNCellBase, **kwargs: Any) -> nn.RNN:
+    """``nn.RNN(cell)`` whose ``dropout`` stream is the same at every step.
+
+    Flax's scan splits or drops RNG streams per step; variational dropout needs
+    one key per sequence, so the ``dropout`` stream is broadcast over time
+    (``split_rngs={"params": False, "dropout": False}``).
+
+    Args:
+      cell: e.g. ``jnn.rnn.cell("gru", 64, state_dropout=0.25)``.
+      **kwargs: other fields of ``nn.RNN`` (``name``, ``reverse``, ...).
+    """
+    return nn.RNN(cell, split_rngs={"params": False, "dropout": False}, **kwargs)
