@@ -10,9 +10,17 @@
    ``W_hh = sigma Q`` with sigma = 3 (``scaled_orthogonal``: gradients can
    grow like 3^k, Pascanu et al. 2013) is trained with plain SGD at a large
    step, with and without clipping by global norm 1
-   (``optax.clip_by_global_norm``). Plotted: training loss per epoch; without
-   clipping the run diverges (the engine stops it and keeps the last good
-   state) or stalls far above the clipped one.
+   (``optax.clip_by_global_norm``). Plotted: training loss per epoch; a run
+   that diverges is stopped by the engine, which keeps the last good state.
+   Measured (300,000 characters, 3 epochs, 128 units): the unclipped run did
+   NOT diverge (2.87 / 2.71 / 2.69 nats) and beat the clipped one (4.32 /
+   3.61 / 3.27): tanh saturates, so sigma_max = 3 allows but does not force
+   exploding gradients (see ``jnn run rnn-gradients``), and clipping at norm 1
+   slows SGD down. An exploding setup that needs clipping is still to find.
+
+Measured k study (same run): validation loss after 3 epochs 1.969 (k = 10),
+2.008 (25), 2.056 (50), 2.153 (100): at equal compute, short windows win
+early because they make k-times more updates per epoch.
 
 Run:  python examples/rnn/tbptt.py [--windows 10 25 50 100] [--epochs 4]
       [--out DIR]
