@@ -84,7 +84,6 @@ from jnn.static.mixtures.kmeans import (
     kmeans_convergence,
     kmeans_fit,
     kmeans_plus_plus,
-    kmeans_predict,
     lloyd_step,
 )
 from jnn.static.mixtures.mixture import GMMParams, GMMResult, gmm_em, gmm_fit
@@ -92,6 +91,7 @@ from jnn.static.mixtures.predict import (
     gmm_log_likelihood,
     gmm_predict,
     gmm_predict_proba,
+    kmeans_predict,
     vb_gmm_predict,
     vb_gmm_predict_proba,
 )

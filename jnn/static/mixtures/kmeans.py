@@ -391,6 +391,7 @@ def kmeans_fit(
       >>> r = kmeans_fit(x, 2, key=jax.random.key(0), n_init=2)
       >>> float(r.inertia), r.converged
       (1.0, True)
+      >>> from jnn.static import kmeans_predict
       >>> kmeans_predict(r, np.array([[9.0, 0.5]], np.float32)).tolist() == [
       ...     int(r.labels[2])]
       True
@@ -418,35 +419,3 @@ def kmeans_fit(
     return KMeansResult(
         centers, labels, inertia, n_iter, converged, history, restart_inertia
     )
-
-
-def kmeans_predict(params, x) -> jax.Array:
-    """Index of the nearest centre of each row of ``x``: ``(n, d) -> (n,)`` int32.
-
-    Args:
-      params: a :class:`KMeansResult` or its ``(k, d)`` ``centers``.
-      x: ``(n, d)`` float examples.
-
-    Raises:
-      TypeError, ValueError: ``params`` neither; ``x`` not ``(n, d)`` float
-        with the centres' ``d`` (or, when concrete, holding NaN or inf).
-    """
-    centers = params.centers if isinstance(params, KMeansResult) else params
-    if not hasattr(centers, "shape"):
-        raise TypeError(
-            "`params` must be a KMeansResult or its (k, d) centres; got "
-            f"{type(params).__name__}."
-        )
-    check_array(centers, "params", ndim=2, kind="f")
-    check_array(x, "x", ndim=2, kind="f")
-    if x.shape[1] != centers.shape[1]:
-        raise ValueError(
-            f"`x` must have {centers.shape[1]} features (as the centres); got "
-            f"shape {tuple(x.shape)}."
-        )
-    return _predict(jnp.asarray(centers), jnp.asarray(x))
-
-
-@jax.jit
-def _predict(centers, x):
-    return jnp.argmin(squared_distances(x, centers), axis=1).astype(jnp.int32)

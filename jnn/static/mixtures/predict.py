@@ -1,5 +1,7 @@
-"""Using a fitted mixture: likelihoods, responsibilities, labels (S6, S7).
+"""Using a fitted k-means or mixture: likelihoods, responsibilities, labels.
 
+* k-means (:func:`jnn.static.kmeans_fit`): :func:`kmeans_predict`, the
+  nearest centre;
 * EM's Gaussian mixture (:func:`jnn.static.gmm_fit`):
   :func:`gmm_log_likelihood`, :func:`gmm_predict_proba` (the responsibilities
   ``P(k | x_o)``, missing cells marginalised out) and :func:`gmm_predict`;
@@ -19,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_bool
+from jnn._checks import check_array, check_bool
 from jnn.static._api import fitted
+from jnn.static.mixtures.kmeans import KMeansResult, squared_distances
 from jnn.static.mixtures.mixture import (
     KINDS,
     GMMParams,
@@ -144,3 +147,35 @@ def vb_gmm_predict(params, x) -> jax.Array:
 def _responsibilities(state: VBState, x):
     state = jax.tree.map(lambda leaf: jnp.asarray(leaf, x.dtype), state)
     return jnp.exp(_e_step(x, state))
+
+
+def kmeans_predict(params, x) -> jax.Array:
+    """Index of the nearest centre of each row of ``x``: ``(n, d) -> (n,)`` int32.
+
+    Args:
+      params: a :class:`KMeansResult` or its ``(k, d)`` ``centers``.
+      x: ``(n, d)`` float examples.
+
+    Raises:
+      TypeError, ValueError: ``params`` neither; ``x`` not ``(n, d)`` float
+        with the centres' ``d`` (or, when concrete, holding NaN or inf).
+    """
+    centers = params.centers if isinstance(params, KMeansResult) else params
+    if not hasattr(centers, "shape"):
+        raise TypeError(
+            "`params` must be a KMeansResult or its (k, d) centres; got "
+            f"{type(params).__name__}."
+        )
+    check_array(centers, "params", ndim=2, kind="f")
+    check_array(x, "x", ndim=2, kind="f")
+    if x.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"`x` must have {centers.shape[1]} features (as the centres); got "
+            f"shape {tuple(x.shape)}."
+        )
+    return _predict(jnp.asarray(centers), jnp.asarray(x))
+
+
+@jax.jit
+def _predict(centers, x):
+    return jnp.argmin(squared_distances(x, centers), axis=1).astype(jnp.int32)
