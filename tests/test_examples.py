@@ -22,6 +22,7 @@ def test_every_example_is_tested():
     here = {
         "static/mlp_mnist.py",
         "static/learning_rate_sweep.py",
+        "static/compare_s0.py",
         "hopfield/adc.py",
         "hopfield/chnn_energy.py",
         "hopfield/tsp_hopfield_tank.py",
@@ -46,6 +47,13 @@ def test_learning_rate_sweep_smoke(tmp_path, monkeypatch):
     result = run_example("static/learning_rate_sweep.py", tmp_path, monkeypatch)
     accuracy = np.asarray(result["accuracy"])
     assert accuracy.shape == (4, 2) and accuracy.max() > 0.5
+
+
+def test_compare_s0_smoke(tmp_path, monkeypatch):
+    result = run_example("static/compare_s0.py", tmp_path, monkeypatch)
+    rows = result["table"].read_text().splitlines()[2:]
+    assert [r.split(" | ")[1].split()[0] for r in rows] == ["linear", "prbf"]
+    assert result["winners"] >= 1
 
 
 def test_adc_smoke(tmp_path, monkeypatch):

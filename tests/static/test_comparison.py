@@ -13,7 +13,7 @@ def oracle(wrong_val: int, wrong_test: int, n_params: int):
 
     def factory(dataset):
         def fit(train, val, key):
-            lookup = {}
+            xs, ys = [], []
             for split, wrong in (
                 (dataset.train, 0),
                 (dataset.val, wrong_val),
@@ -21,7 +21,10 @@ def oracle(wrong_val: int, wrong_test: int, n_params: int):
             ):
                 y = split["y"].copy()
                 y[:wrong] = (y[:wrong] + 1) % dataset.info["n_classes"]
-                lookup[split["x"].tobytes()] = y
+                xs.append(np.asarray(split["x"]))
+                ys.append(y)
+            # compare() predicts the three splits in one call, in this order.
+            lookup = {np.concatenate(xs).tobytes(): np.concatenate(ys)}
             return Fitted(lambda x: lookup[np.asarray(x).tobytes()], n_params)
 
         return fit
