@@ -11,6 +11,7 @@ the step's key is the ``dropout`` stream in training). Each loss carries a
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import flax.linen as nn
 import jax
@@ -23,11 +24,26 @@ from jnn.train.learner import Batch, LossFn, PyTree
 from jnn.train.modules import Context, apply_model, check_module, init_model
 
 
-def _check_loss_args(model, input_key, target_key) -> None:
+def _check_loss_args(model, input_key, target_key, model_kwargs=None) -> dict:
+    """Check the common arguments; returns ``model_kwargs`` as a plain dict."""
     check_module(model)
     for name, value in (("input_key", input_key), ("target_key", target_key)):
         if not isinstance(value, str):
             raise TypeError(f"`{name}` must be a string; got {value!r}.")
+    if model_kwargs is None:
+        return {}
+    if not isinstance(model_kwargs, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in model_kwargs.items()
+    ):
+        raise TypeError(
+            "`model_kwargs` must be a dict {argument of the model: batch entry}, "
+            f"e.g. {{'seq_lengths': 'lengths'}}; got {model_kwargs!r}."
+        )
+    return dict(model_kwargs)
+
+
+def _model_inputs(batch: Batch, model_kwargs: dict) -> dict:
+    return {argument: batch[entry] for argument, entry in model_kwargs.items()}
 
 
 def _n_classes(model: nn.Module, x) -> int | None:
@@ -59,7 +75,13 @@ def _probe_outputs(model: nn.Module, shape: tuple, dtype: str) -> int | None:
 _cached_outputs = functools.lru_cache(maxsize=64)(_probe_outputs)
 
 
-def _checker(input_key: str, target_key: str, target_kind: str | None, model=None):
+def _checker(
+    input_key: str,
+    target_key: str,
+    target_kind: str | None,
+    model=None,
+    extra: tuple[str, ...] = (),
+):
     """``check(data, name)``: both entries present, targets of the right kind.
 
     For class labels (``target_kind="i"``, with the ``model``), concrete labels
@@ -69,11 +91,12 @@ def _checker(input_key: str, target_key: str, target_kind: str | None, model=Non
     """
 
     def check(data: Batch, name: str) -> None:
-        for entry in (input_key, target_key):
+        for entry in (input_key, target_key, *extra):
             if entry not in data:
+                read = ", ".join(repr(e) for e in (input_key, target_key, *extra))
                 raise ValueError(
-                    f"`{name}` has no entry {entry!r} (the loss reads "
-                    f"{input_key!r} and {target_key!r}); it has {sorted(data)}."
+                    f"`{name}` has no entry {entry!r} (the loss reads {read}); it "
+                    f"has {sorted(data)}."
                 )
         if target_kind != "i":
             return
@@ -106,6 +129,7 @@ def classification_loss(
     input_key: str = "x",
     target_key: str = "y",
     label_smoothing: float = 0.0,
+    model_kwargs: Mapping[str, str] | None = None,
 ) -> LossFn:
     r"""Mean softmax cross-entropy of integer labels, with accuracy.
 
@@ -121,6 +145,9 @@ def classification_loss(
       target_key: batch entry holding ``(B,)`` int class labels (float labels
         are refused with a ``TypeError``).
       label_smoothing: ``eps`` in ``[0, 1)``; 0 is plain cross-entropy.
+      model_kwargs: keyword inputs of the model read from the batch,
+        ``{argument: entry}``: e.g. ``{"seq_lengths": "lengths"}`` trains a
+        :class:`jnn.rnn.RecurrentNet` on padded variable-length sequences.
 
     Returns:
       ``loss(params, batch, ctx) -> (loss, {"accuracy": ...}, model_state)``.
@@ -128,13 +155,15 @@ def classification_loss(
     Raises:
       ValueError: ``label_smoothing`` outside ``[0, 1)``.
     """
-    _check_loss_args(model, input_key, target_key)
+    kwargs = _check_loss_args(model, input_key, target_key, model_kwargs)
     eps = label_smoothing
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 <= eps < 1:
         raise ValueError(f"`label_smoothing` must be in [0, 1); got {eps!r}.")
 
     def loss(params: PyTree, batch: Batch, ctx: Context):
-        logits, model_state = apply_model(model, params, ctx, batch[input_key])
+        logits, model_state = apply_model(
+            model, params, ctx, batch[input_key], **_model_inputs(batch, kwargs)
+        )
         labels = batch[target_key]
         if eps:
             targets = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
@@ -146,12 +175,16 @@ def classification_loss(
         accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == labels)
         return value, {"accuracy": accuracy}, model_state
 
-    loss.check = _checker(input_key, target_key, "i", model)
+    loss.check = _checker(input_key, target_key, "i", model, tuple(kwargs.values()))
     return loss
 
 
 def regression_loss(
-    model: nn.Module, *, input_key: str = "x", target_key: str = "y"
+    model: nn.Module,
+    *,
+    input_key: str = "x",
+    target_key: str = "y",
+    model_kwargs: Mapping[str, str] | None = None,
 ) -> LossFn:
     r"""Mean squared error, the ``E`` of the back-propagation literature.
 
@@ -162,14 +195,18 @@ def regression_loss(
       input_key: batch entry holding the inputs.
       target_key: batch entry holding targets ``(B, d)``, or ``(B,)`` when the
         model has one output (``d = 1``).
+      model_kwargs: keyword inputs of the model read from the batch,
+        ``{argument: entry}`` (as in :func:`classification_loss`).
 
     Returns:
       ``loss(params, batch, ctx) -> (mse, {"rmse": ...}, model_state)``.
     """
-    _check_loss_args(model, input_key, target_key)
+    kwargs = _check_loss_args(model, input_key, target_key, model_kwargs)
 
     def loss(params: PyTree, batch: Batch, ctx: Context):
-        pred, model_state = apply_model(model, params, ctx, batch[input_key])
+        pred, model_state = apply_model(
+            model, params, ctx, batch[input_key], **_model_inputs(batch, kwargs)
+        )
         target = batch[target_key]
         if target.ndim == pred.ndim - 1 and pred.shape[-1] == 1:
             pred = pred[..., 0]  # one output: compare (B,) with (B,)
@@ -181,5 +218,5 @@ def regression_loss(
         value = jnp.mean((pred - target) ** 2)
         return value, {"rmse": jnp.sqrt(value)}, model_state
 
-    loss.check = _checker(input_key, target_key, None)
+    loss.check = _checker(input_key, target_key, None, extra=tuple(kwargs.values()))
     return loss
