@@ -44,6 +44,7 @@ SCRIPTS = tuple(
         "mlp_mnist",
         "cnn",
         "rnn",
+        "transformer",
         "hopfield_discrete",
         "hopfield_continuous",
         "hopfield_tsp",

@@ -4,12 +4,23 @@ Chapters (see CURRICULUM ids): ``jnn.static`` (S: MLP, RBF, EM, SOM, ...),
 ``jnn.hopfield`` (D: discrete, dense and continuous Hopfield networks, energy
 problems, TSP), ``jnn.cnn`` (C: LeNet-5, efficient convolutional nets) and
 ``jnn.rnn`` (R: Elman, LSTM, GRU and their layer-normalised variants, truncated
-BPTT, variational dropout, generation), on
+BPTT, variational dropout, generation) and ``jnn.transformer`` (T: attention and
+its masks and positions, memory-efficient attention, GPT with KV-cached
+generation, BERT pre-training and fine-tuning), on
 the shared layers ``jnn.train`` (the compiled training engine: learners, batch
 plans, model state, fit/run) and ``jnn.data`` (real data sets and readers).
 """
 
-from jnn import cnn, data, hopfield, rnn, static, train
+from jnn import cnn, data, hopfield, rnn, static, train, transformer
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "cnn", "data", "hopfield", "rnn", "static", "train"]
+__all__ = [
+    "__version__",
+    "cnn",
+    "data",
+    "hopfield",
+    "rnn",
+    "static",
+    "train",
+    "transformer",
+]

@@ -27,6 +27,11 @@ MODULES = [
     "jnn.train.learner",
     "jnn.train.modules",
     "jnn.train.plans",
+    "jnn.transformer.bert",
+    "jnn.transformer.gpt",
+    "jnn.transformer.masks",
+    "jnn.transformer.packing",
+    "jnn.transformer.positional",
 ]
 
 

@@ -11,11 +11,22 @@ Public API:
   mnist_rows(...) -> Dataset               MNIST as 28 steps of 28-pixel rows
   load_text(name_or_path) -> TextCorpus    character corpus (Tiny Shakespeare shipped),
                                            Vocabulary encode/decode, next_token_stream
+  speeches, speaker_lines, sentence_pairs  Tiny Shakespeare's speeches; speaker
+                                           classification and next-sentence pairs
 """
 
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
 from jnn.data.graphs import GraphData, load_karate_club
+from jnn.data.plays import (
+    SentencePairs,
+    SpeakerLines,
+    Speech,
+    sentence_pairs,
+    speaker_lines,
+    speech_splits,
+    speeches,
+)
 from jnn.data.sequences import (
     ADDING_BASELINE_MSE,
     adding_problem,
@@ -48,3 +59,12 @@ __all__ += [
     "mnist_rows",
 ]
 __all__ += ["TEXTS", "TextCorpus", "Vocabulary", "load_text", "next_token_stream"]
+__all__ += [
+    "SentencePairs",
+    "SpeakerLines",
+    "Speech",
+    "sentence_pairs",
+    "speaker_lines",
+    "speech_splits",
+    "speeches",
+]

@@ -1,0 +1,197 @@
+"""Multi-head attention: probabilities, masks, PyTorch equality, KV cache, Hopfield."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import jnn.hopfield
+from jnn.transformer import (
+    KVCache,
+    MultiHeadAttention,
+    attention_weights,
+    causal_mask,
+    dot_product_attention,
+    init_kv_cache,
+    padding_mask,
+)
+from tests.transformer import (
+    attention_grads_from_torch,
+    attention_params_from_torch,
+    max_tree_diff,
+    t2n,
+)
+
+B, L, F, H = 2, 7, 32, 2
+MHA = MultiHeadAttention(num_heads=H)
+
+
+def inputs(seed=0, shape=(B, L, F)):
+    return jax.random.normal(jax.random.key(seed), shape)
+
+
+@functools.cache
+def params():
+    return jax.jit(MHA.init)(jax.random.key(0), inputs())["params"]
+
+
+@jax.jit
+def attend(params, x, mask):
+    return MHA.apply({"params": params}, x, mask=mask, return_weights=True)
+
+
+@jax.jit
+def output_and_grads(params, x, w, mask):
+    """MHA(x) and the gradients of sum(MHA(x) * w) wrt params and x."""
+
+    def objective(params, x):
+        y = MHA.apply({"params": params}, x, mask=mask)
+        return jnp.sum(y * w), y
+
+    (_, y), grads = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
+        params, x
+    )
+    return y, grads
+
+
+def test_rows_sum_to_one_and_masked_entries_are_zero():
+    mask = causal_mask(L) & padding_mask(jnp.array([5, 7]), L)
+    y, weights = attend(params(), inputs(), mask)
+    assert y.shape == (B, L, F) and weights.shape == (B, H, L, L)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+    assert (
+        float(
+            jnp.abs(jnp.where(jnp.broadcast_to(mask, weights.shape), 0, weights)).max()
+        )
+        == 0
+    )
+    # the explicit path (weights asked for) equals jax.nn.dot_product_attention
+    plain, _ = output_and_grads(params(), inputs(), inputs(), mask)
+    np.testing.assert_allclose(y, plain, atol=1e-6)
+
+
+def test_causal_outputs_ignore_the_future():
+    x = inputs()
+    changed = x.at[:, 4:].set(inputs(1)[:, 4:])
+    mask = causal_mask(L)
+    y1, _ = attend(params(), x, mask)
+    y2, _ = attend(params(), changed, mask)
+    np.testing.assert_allclose(y1[:, :4], y2[:, :4], atol=1e-6)
+    assert float(jnp.abs(y1[:, 4:] - y2[:, 4:]).max()) > 1e-2
+
+
+def test_padded_positions_never_influence_the_others():
+    lengths = jnp.array([4, 6])
+    valid = jnp.arange(L)[None, :] < lengths[:, None]
+    x = inputs()
+    changed = jnp.where(valid[..., None], x, 100.0 * inputs(2))
+    for mask in (padding_mask(lengths, L), padding_mask(valid, query=True)):
+        y1, w = attend(params(), x, mask)
+        y2, _ = attend(params(), changed, mask)
+        np.testing.assert_allclose(
+            jnp.where(valid[..., None], y1 - y2, 0.0), 0.0, atol=1e-5
+        )
+        # real queries give padded keys no weight (a fully masked padded
+        # query averages every value, as jax.nn.dot_product_attention does)
+        padded_keys = ~valid[:, None, None, :] & valid[:, None, :, None]
+        assert float(jnp.where(padded_keys, w, 0).max()) == 0.0
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_equals_torch_multihead_attention_outputs_and_gradients(masked):
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(F, H, batch_first=True)
+    with torch.no_grad():  # non-zero biases, so they are compared too
+        mha.in_proj_bias.normal_()
+        mha.out_proj.bias.normal_()
+    p = attention_params_from_torch(mha)
+    x = np.asarray(inputs())
+    w = np.asarray(inputs(3))
+    lengths = np.array([5, 7])
+    key_padding = np.arange(L)[None, :] >= lengths[:, None]  # torch: True = ignore
+    xt = torch.tensor(x, requires_grad=True)
+    yt, _ = mha(
+        xt,
+        xt,
+        xt,
+        key_padding_mask=torch.tensor(key_padding) if masked else None,
+        need_weights=False,
+    )
+    (yt * torch.tensor(w)).sum().backward()
+    lengths = lengths if masked else np.full(B, L)
+    mask = padding_mask(jnp.asarray(lengths), L)  # all True when unmasked
+    y, (gp, gx) = output_and_grads(p, x, w, mask)
+    assert np.abs(np.asarray(y) - t2n(yt)).max() < 1e-5
+    assert np.abs(np.asarray(gx) - t2n(xt.grad)).max() < 1e-5
+    assert (
+        max_tree_diff(jax.tree.map(np.asarray, gp), attention_grads_from_torch(mha))
+        < 1e-5
+    )
+
+
+def test_modern_hopfield_update_is_one_attention_head():
+    """xi_new = X^T softmax(beta X xi) (Ramsauer et al. 2020): q = xi, K = V = X."""
+    rng = np.random.default_rng(0)
+    patterns = rng.normal(size=(6, 8)).astype(np.float32)
+    state = rng.normal(size=8).astype(np.float32)
+    beta = 0.7
+    hopfield = jax.jit(functools.partial(jnn.hopfield.modern_update, beta=beta))(
+        patterns, state
+    )
+    kv = jnp.asarray(patterns)[None, :, None, :]  # (B=1, M, H=1, d)
+    q = jnp.asarray(state)[None, None, None, :]
+
+    @jax.jit
+    def heads(q, kv):
+        return [
+            dot_product_attention(q, kv, kv, scale=beta, implementation="xla"),
+            dot_product_attention(q, kv, kv, scale=beta, implementation="chunked"),
+            jnp.einsum("bhqk,bkhd->bqhd", attention_weights(q, kv, scale=beta), kv),
+        ]
+
+    for head in heads(q, kv):
+        np.testing.assert_allclose(head[0, 0, 0], hopfield, atol=1e-5)
+
+
+def test_kv_cache_decoding_equals_causal_attention():
+    model = MultiHeadAttention(num_heads=H, rotary=True)
+    x = inputs()
+    p = jax.jit(model.init)(jax.random.key(1), x)["params"]
+    apply = jax.jit(model.apply)
+    full = apply({"params": p}, x, mask=causal_mask(L))
+    cache = init_kv_cache(B, L + 2, H, F // H)
+    y0, cache = apply({"params": p}, x[:, :3], cache=cache)  # prefill
+    steps = [y0]
+    for t in range(3, L):
+        y, cache = apply({"params": p}, x[:, t : t + 1], cache=cache)
+        steps.append(y)
+    assert isinstance(cache, KVCache) and int(cache.length) == L
+    np.testing.assert_allclose(jnp.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_sown_weights_for_plots():
+    apply = jax.jit(functools.partial(MHA.apply, mutable=["intermediates"]))
+    _, variables = apply({"params": params()}, inputs(), mask=causal_mask(L))
+    (weights,) = variables["intermediates"]["attention_weights"]
+    assert weights.shape == (B, H, L, L)
+    np.testing.assert_allclose(jnp.triu(weights[0, 0], 1), 0.0)
+
+
+def test_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match="num_heads"):
+        MultiHeadAttention(num_heads=3).init(jax.random.key(0), inputs())
+    with pytest.raises(ValueError, match="num_heads"):
+        MultiHeadAttention(num_heads=3, qkv_features=32)
+    with pytest.raises(ValueError, match="mask"):
+        MHA.apply({"params": params()}, inputs(), mask=jnp.ones((B, 1, L, L + 1), bool))
+    with pytest.raises(ValueError, match="mask"):
+        MHA.apply({"params": params()}, inputs(), mask=jnp.ones((L, L), bool))
+    with pytest.raises(TypeError, match="mask"):
+        MHA.apply({"params": params()}, inputs(), mask=jnp.ones((1, 1, L, L)))
+    with pytest.raises(ValueError, match="implementation"):
+        MultiHeadAttention(num_heads=2, implementation="flash")
+    with pytest.raises(ValueError, match="inputs_q"):
+        MHA.apply({"params": params()}, inputs()[0])
