@@ -33,6 +33,7 @@ def test_every_example_is_tested():
         "rnn/row_mnist.py",
         "rnn/char_lstm.py",
         "rnn/tbptt.py",
+        "transformer/gpt_shakespeare.py",
     }
     assert scripts == here | tested_elsewhere
 
@@ -120,3 +121,10 @@ def test_tbptt_smoke(tmp_path, monkeypatch):
     for curve in result["windows"].values():
         assert curve[-1] < 4.17  # below the uniform model
     assert (tmp_path / "jnn-output" / "tbptt_clipping.png").exists()
+
+
+def test_gpt_shakespeare_smoke(tmp_path, monkeypatch):
+    result = run_example("transformer/gpt_shakespeare.py", tmp_path, monkeypatch)
+    assert result["best_val_loss"] < 3.95  # 18 steps; log(65) = 4.17
+    assert result["sample"].startswith("ROMEO:") and len(result["sample"]) == 32
+    assert result["figure"].exists()
