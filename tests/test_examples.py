@@ -4,6 +4,7 @@ import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -34,6 +35,7 @@ def test_every_example_is_tested():
         "rnn/char_lstm.py",
         "rnn/tbptt.py",
         "transformer/gpt_shakespeare.py",
+        "transformer/speakers.py",
     }
     assert scripts == here | tested_elsewhere
 
@@ -128,3 +130,22 @@ def test_gpt_shakespeare_smoke(tmp_path, monkeypatch):
     assert result["best_val_loss"] < 3.95  # 18 steps; log(65) = 4.17
     assert result["sample"].startswith("ROMEO:") and len(result["sample"]) == 32
     assert result["figure"].exists()
+
+
+@pytest.mark.slow  # ~46 s: five short trainings, each compiled on its own
+def test_speakers_smoke(tmp_path, monkeypatch):
+    result = run_example("transformer/speakers.py", tmp_path, monkeypatch)
+    rows = result["rows"]
+    assert [(r["model"], r["pretraining"] == "none") for r in rows] == [
+        ("BERT fine-tuned", False),
+        ("BERT fine-tuned", True),
+        ("GPT + linear", False),
+        ("LSTM", True),
+    ]
+    for r in rows:  # smoke sizes learn little; the pipeline must run end to end
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and np.isfinite(r["val_accuracy"])
+        assert r["params"] > 0 and r["train_seconds"] > 0
+    assert rows[0]["params"] == rows[1]["params"]  # one architecture, two inits
+    assert rows[0]["pretrain_seconds"] > 0 and rows[1]["pretrain_seconds"] == 0
+    assert abs(result["majority"] - 0.1) < 1e-9  # GLOUCESTER on the 800 test lines
+    assert (tmp_path / "jnn-output" / "speakers_accuracy.png").exists()
