@@ -2,7 +2,8 @@
 
 Workload (issue 14): a character GPT on Tiny Shakespeare's training split
 (``jnn.data.load_text``; 65 characters): 4 layers, 4 heads, width 128, context
-128, learned positions, pre-norm blocks with a 4x GELU feed-forward net, the
+128, learned positions, pre-norm blocks with a 4x GELU feed-forward net (the
+tanh approximation on both sides, GPT-2's), the
 output tied to the token embedding; next-character cross-entropy, Adam 1e-3
 after clipping by global norm 1; shuffled batches of 32 blocks of 128 + 1
 characters (:func:`jnn.transformer.next_token_blocks`). Figure: training
@@ -80,6 +81,7 @@ def jnn_model(vocab: int, implementation: str = "xla") -> GPT:
         heads=HEADS,
         features=FEATURES,
         implementation=implementation,
+        activation="gelu_tanh",  # the peer's nn.GELU(approximate="tanh")
     )
 
 
@@ -343,6 +345,7 @@ def step_at_length(kind: str, vocab: int, length: int, batch: int):
         heads=4,
         features=256,
         implementation=implementation,
+        activation="gelu_tanh",
     )
     return _compiled_step(gradient_learner(model, gpt_loss(model), optimizer()), data)
 

@@ -29,7 +29,7 @@ import optax
 from jnn._checks import check_array, check_fraction, check_positive_int, is_concrete
 from jnn.train import Context, apply_model
 from jnn.transformer.attention import IMPLEMENTATIONS, KVCache, init_kv_cache
-from jnn.transformer.layers import DecoderBlock
+from jnn.transformer.layers import ACTIVATIONS, DecoderBlock
 from jnn.transformer.positional import LearnedPositionalEmbedding, sinusoidal_encoding
 
 __all__ = [
@@ -88,6 +88,9 @@ class GPT(nn.Module):
       ffn_features: FFN inner width (None: ``4 d``).
       epsilon: layer-norm epsilon.
       implementation: attention core path (:data:`IMPLEMENTATIONS`).
+      activation: of the blocks' feed-forward nets (:data:`ACTIVATIONS`):
+        ``"gelu"`` (exact, PyTorch's default) or ``"gelu_tanh"`` (GPT-2's
+        approximation; about twice as fast on XLA's CPU backend).
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -109,8 +112,14 @@ class GPT(nn.Module):
     ffn_features: int | None = None
     epsilon: float = 1e-5
     implementation: str = "xla"
+    activation: str = "gelu"
 
     def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"`activation` must be one of {sorted(ACTIVATIONS)}; got "
+                f"{self.activation!r}."
+            )
         for name in ("vocab_size", "context", "layers", "heads", "features"):
             check_positive_int(getattr(self, name), name)
         if self.features % self.heads:
@@ -190,6 +199,7 @@ class GPT(nn.Module):
                 rotary=self.positional == "rotary",
                 epsilon=self.epsilon,
                 implementation=self.implementation,
+                activation=self.activation,
                 name=f"block{i}",
             )
             if cache is None:

@@ -33,6 +33,12 @@ def test_shapes_tying_and_causality():
     other = apply({"params": params()}, changed)
     np.testing.assert_allclose(other[:, :5], logits[:, :5], atol=1e-5)
     assert float(jnp.abs(other[:, 5:] - logits[:, 5:]).max()) > 1e-4
+    # The activation reaches every block: GPT-2's tanh GELU changes the logits
+    # a little (same parameters), not a lot.
+    tanh = GPT(V, CONTEXT, 2, 2, 32, activation="gelu_tanh").apply(
+        {"params": params()}, TOKENS
+    )
+    assert 1e-7 < float(jnp.abs(tanh - logits).max()) < 1e-2
 
 
 def test_bad_inputs_name_the_argument():
@@ -49,6 +55,8 @@ def test_bad_inputs_name_the_argument():
         GPT(V, CONTEXT, 1, heads=3, features=32)
     with pytest.raises(ValueError, match="positional"):
         GPT(V, CONTEXT, 1, 2, 32, positional="alibi")
+    with pytest.raises(ValueError, match="activation"):
+        GPT(V, CONTEXT, 1, 2, 32, activation="swish")
     with pytest.raises(ValueError, match="max_length"):
         init_cache(MODEL, 1, CONTEXT + 1)
     loss = gpt_loss(MODEL)
