@@ -36,6 +36,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/hopfield_continuous.py
 	$(BIN)/python benchmarks/hopfield_tsp.py
 	$(BIN)/python benchmarks/cnn.py
+	$(BIN)/python benchmarks/rnn.py
+	$(BIN)/python benchmarks/transformer.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
