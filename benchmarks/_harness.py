@@ -795,3 +795,35 @@ def training_row(
         },
         peer=peer,
     )
+
+
+def interleaved(workloads: dict, repeats: int) -> dict[str, Timing | str]:
+    """Time several workloads round-robin: one warm-up call each, then rounds.
+
+    On a shared machine the load drifts; alternating the calls makes every
+    implementation see the same load (a median over the rounds). A workload
+    whose warm-up or timed call raises gets the reason (a str) instead of a
+    :class:`Timing` and leaves the rounds.
+    """
+    timings = {name: time_or_skip(fn, 1, warmup=1) for name, fn in workloads.items()}
+    for i in range(2, repeats + 1):
+        for name, fn in workloads.items():
+            if isinstance(timings[name], str):
+                continue
+            t = time_or_skip(lambda _, fn=fn, i=i: fn(i), 1, warmup=0)
+            if isinstance(t, str):
+                timings[name] = t
+                continue
+            timings[name].times += t.times
+            timings[name].results += t.results
+    return timings
+
+
+def with_threads(run: Callable[[int], Any], threads: int | None):
+    """``run`` run with ``threads`` torch threads (see :func:`torch_threads`)."""
+
+    def call(i: int):
+        with torch_threads(threads):
+            return run(i)
+
+    return call

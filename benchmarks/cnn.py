@@ -227,30 +227,8 @@ def torch_workloads(train, test):
     return fits, infer_fns, accuracy
 
 
-def interleaved(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
-    """Time several workloads round-robin: one warm-up call each, then rounds.
-
-    On a shared machine the load drifts; alternating the calls makes every
-    implementation see the same load (a median over the rounds). A workload
-    whose warm-up or timed call raises gets the reason (a str) instead of a
-    :class:`_harness.Timing` and leaves the rounds.
-    """
-    timings = {name: h.time_or_skip(fn, 1, warmup=1) for name, fn in workloads.items()}
-    for i in range(2, repeats + 1):
-        for name, fn in workloads.items():
-            if isinstance(timings[name], str):
-                continue
-            t = h.time_or_skip(lambda _, fn=fn, i=i: fn(i), 1, warmup=0)
-            if isinstance(t, str):
-                timings[name] = t
-                continue
-            timings[name].times += t.times
-            timings[name].results += t.results
-    return timings
-
-
 def in_phases(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
-    """:func:`interleaved`, the 1-thread ``torch.compile`` rows apart.
+    """:func:`_harness.interleaved`, the 1-thread ``torch.compile`` rows apart.
 
     Inductor's C++ kernels are compiled for the thread count of the moment
     (dynamo does not guard on it), so those rows run after the others, one at
@@ -258,12 +236,12 @@ def in_phases(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
     """
     later = [n for n in workloads if n.startswith("torch.compile") and "1 thread" in n]
     first = {n: f for n, f in workloads.items() if n not in later}
-    timings = interleaved(first, repeats)
+    timings = h.interleaved(first, repeats)
     for name in later:
         import torch
 
         torch._dynamo.reset()
-        timings.update(interleaved({name: workloads[name]}, repeats))
+        timings.update(h.interleaved({name: workloads[name]}, repeats))
     return {name: timings[name] for name in workloads}
 
 

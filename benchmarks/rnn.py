@@ -142,34 +142,6 @@ def torch_trainer(
 # --- the throughput table --------------------------------------------------------
 
 
-def interleaved(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
-    """Time workloads round-robin (one warm-up call each, then ``repeats`` rounds).
-
-    On a shared machine the load drifts; alternating the calls makes every
-    implementation see the same load. A workload that raises gets the reason.
-    """
-    timings = {name: h.time_or_skip(fn, 1, warmup=1) for name, fn in workloads.items()}
-    for i in range(2, repeats + 1):
-        for name, fn in workloads.items():
-            if isinstance(timings[name], str):
-                continue
-            t = h.time_or_skip(lambda _, fn=fn, i=i: fn(i), 1, warmup=0)
-            if isinstance(t, str):
-                timings[name] = t
-                continue
-            timings[name].times += t.times
-            timings[name].results += t.results
-    return timings
-
-
-def _with_threads(run, threads):
-    def call(i):
-        with h.torch_threads(threads):
-            return run(i)
-
-    return call
-
-
 def throughput_rows(cell, vocab, tokens, steps, repeats, peers) -> list[h.Row]:
     """Rows of one cell: jnn and the eager torch rows timed round-robin.
 
@@ -191,8 +163,8 @@ def throughput_rows(cell, vocab, tokens, steps, repeats, peers) -> list[h.Row]:
             compiled_peers[name] = (adam, threads)
             continue
         run = torch_trainer(cell, vocab, tokens, steps, adam, False)
-        workloads[name] = _with_threads(run, threads)
-    timings = interleaved(workloads, repeats)
+        workloads[name] = h.with_threads(run, threads)
+    timings = h.interleaved(workloads, repeats)
     for name, (adam, threads) in compiled_peers.items():
         with h.torch_threads(threads, True):
             run = torch_trainer(cell, vocab, tokens, steps, adam, True)

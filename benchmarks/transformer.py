@@ -224,30 +224,6 @@ def torch_val_loss(model, vocab: int, val_tokens: np.ndarray) -> float:
 # --- the throughput table --------------------------------------------------------
 
 
-def interleaved(workloads: dict, repeats: int) -> dict[str, h.Timing | str]:
-    """Time workloads round-robin, so that every one sees the same machine load."""
-    timings = {name: h.time_or_skip(fn, 1, warmup=1) for name, fn in workloads.items()}
-    for i in range(2, repeats + 1):
-        for name, fn in workloads.items():
-            if isinstance(timings[name], str):
-                continue
-            t = h.time_or_skip(lambda _, fn=fn, i=i: fn(i), 1, warmup=0)
-            if isinstance(t, str):
-                timings[name] = t
-                continue
-            timings[name].times += t.times
-            timings[name].results += t.results
-    return timings
-
-
-def _with_threads(run, threads):
-    def call(i):
-        with h.torch_threads(threads):
-            return run(i)
-
-    return call
-
-
 def throughput_rows(vocab, tokens, steps, repeats, peers) -> list[h.Row]:
     workload = f"GPT {LAYERS}L/{HEADS}H/{FEATURES}, context {CONTEXT}, B={BATCH}"
     per_call = BATCH * CONTEXT * steps
@@ -260,10 +236,10 @@ def throughput_rows(vocab, tokens, steps, repeats, peers) -> list[h.Row]:
         if compiled:
             compiled_peers[name] = (adam, threads)
             continue
-        workloads[name] = _with_threads(
+        workloads[name] = h.with_threads(
             torch_trainer(vocab, tokens, steps, adam, False), threads
         )
-    timings = interleaved(workloads, repeats)
+    timings = h.interleaved(workloads, repeats)
     for name, (adam, threads) in compiled_peers.items():
         with h.torch_threads(threads, True):
             timings[name] = h.time_or_skip(
@@ -294,7 +270,7 @@ def quality(vocab: int, corpus, steps: int) -> dict[str, float]:
     """Validation loss after ``steps`` updates: jnn and PyTorch eager fused."""
     run, learner = jnn_trainer(vocab, corpus.train, steps)
     state, _ = run(0)
-    model, _ = _with_threads(
+    model, _ = h.with_threads(
         torch_trainer(vocab, corpus.train, steps, "fused", False), None
     )(0)
     out = {

@@ -26,6 +26,34 @@ def is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def check_ids_below(
+    ids: Any, upper: int, name: str, *, noun: str = "ids", bound: str = "`vocab_size`"
+) -> None:
+    """Raise unless the integer ``ids`` (when concrete) lie in ``[0, upper)``.
+
+    Token ids outside the vocabulary make ``jnp.take`` clamp and the
+    cross-entropy return a finite, meaningless value, so every model that
+    embeds ids checks them here. The values are read through a host copy
+    (``np.asarray``), so a concrete array closed over by a traced function is
+    checked too; tracers are skipped.
+
+    Args:
+      ids: an int array (its kind and shape are the caller's checks).
+      upper: the exclusive upper bound ``V``.
+      name: the argument's name in the message.
+      noun: what the entries are (``"token ids"``, ``"ids"``).
+      bound: what ``upper`` is, in the message.
+    """
+    if not is_concrete(ids):
+        return
+    values = np.asarray(ids)
+    if values.size and (values.min() < 0 or values.max() >= upper):
+        raise ValueError(
+            f"`{name}` must hold {noun} in [0, {upper}) ({bound}); got min "
+            f"{values.min()} and max {values.max()}."
+        )
+
+
 def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:
     """Raise unless ``value`` is a positive int (or None when ``allow_none``)."""
     if value is None and allow_none:

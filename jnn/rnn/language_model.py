@@ -35,14 +35,13 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jnn._checks import (
     check_array,
+    check_ids_below,
     check_positive_float,
     check_positive_int,
-    is_concrete,
 )
 from jnn.rnn.dropout import time_constant_dropout
 from jnn.rnn.sequence import RecurrentStack, _check_config
@@ -63,13 +62,9 @@ def check_tokens(tokens: Any, vocab_size: int, name: str = "tokens", ndim=(2,)) 
             f"`{name}` must have rank {want} (batch, time); got shape "
             f"{tuple(tokens.shape)}."
         )
-    if is_concrete(tokens):
-        ids = np.asarray(tokens)
-        if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-            raise ValueError(
-                f"`{name}` must hold token ids in [0, {vocab_size}) (the vocabulary "
-                f"size); got min {ids.min()} and max {ids.max()}."
-            )
+    check_ids_below(
+        tokens, vocab_size, name, noun="token ids", bound="the vocabulary size"
+    )
 
 
 class CharRNN(nn.Module):

@@ -33,7 +33,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jnn._checks import check_array, check_fraction, check_positive_int, is_concrete
+from jnn._checks import (
+    check_array,
+    check_fraction,
+    check_ids_below,
+    check_positive_int,
+    is_concrete,
+)
 from jnn.train import Context, apply_model
 from jnn.transformer.layers import EncoderLayer
 from jnn.transformer.masks import padding_mask
@@ -76,13 +82,7 @@ def check_bert_inputs(
             f"`{tokens_name}` has length {shape[1]}, longer than the model's "
             f"`max_length` ({max_length})."
         )
-    if is_concrete(tokens):
-        ids = np.asarray(tokens)
-        if ids.min() < 0 or ids.max() >= vocab_size:
-            raise ValueError(
-                f"`{tokens_name}` must hold ids in [0, {vocab_size}) "
-                f"(`vocab_size`); got min {ids.min()} and max {ids.max()}."
-            )
+    check_ids_below(tokens, vocab_size, tokens_name)
     for name, value, kind in (
         (segments_name, segments, "i"),
         (valid_name, valid, None),

@@ -26,7 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jnn._checks import check_array, check_fraction, check_positive_int, is_concrete
+from jnn._checks import (
+    check_array,
+    check_fraction,
+    check_ids_below,
+    check_positive_int,
+)
 from jnn.train import Context, apply_model
 from jnn.transformer.attention import IMPLEMENTATIONS, KVCache, init_kv_cache
 from jnn.transformer.layers import ACTIVATIONS, DecoderBlock
@@ -61,13 +66,7 @@ def check_tokens(
             f"`{name}` has length {tokens.shape[1]}, longer than the model's "
             f"`context` ({max_length})."
         )
-    if is_concrete(tokens):
-        ids = np.asarray(tokens)
-        if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-            raise ValueError(
-                f"`{name}` must hold token ids in [0, {vocab_size}) (`vocab_size`); "
-                f"got min {ids.min()} and max {ids.max()}."
-            )
+    check_ids_below(tokens, vocab_size, name, noun="token ids")
 
 
 class GPT(nn.Module):

@@ -36,7 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jnn._checks import check_array, check_key, check_positive_int, is_concrete
+from jnn._checks import (
+    check_array,
+    check_ids_below,
+    check_key,
+    check_positive_int,
+)
 from jnn.transformer.packing import (
     CLS_ID,
     MASK_ID,
@@ -171,13 +176,7 @@ def mlm_mask(
     choices = tuple(int(i) for i in np.setdiff1d(np.arange(vocab_size), specials))
     if not choices:
         raise ValueError("`special_ids` covers the whole vocabulary: nothing to draw.")
-    if is_concrete(tokens):
-        ids = np.asarray(tokens)
-        if ids.min() < 0 or ids.max() >= vocab_size:
-            raise ValueError(
-                f"`tokens` must hold ids in [0, {vocab_size}) (`vocab_size`); got "
-                f"min {ids.min()} and max {ids.max()}."
-            )
+    check_ids_below(tokens, vocab_size, "tokens")
     b, length = tokens.shape
     if not hasattr(valid, "shape") or not hasattr(valid, "dtype"):
         raise TypeError(f"`valid` must be an array; got {type(valid).__name__}.")
