@@ -17,7 +17,7 @@ Public API:
 
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
-from jnn.data.graphs import GraphData, load_karate_club
+from jnn.data.graphs import GraphData, check_graph, load_karate_club
 from jnn.data.plays import (
     SentencePairs,
     SpeakerLines,
@@ -41,6 +41,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "GraphData",
+    "check_graph",
     "batches",
     "epoch_indices",
     "load",

@@ -8,10 +8,12 @@ labels only the two leaders (nodes 0 and 33) and predicts the rest.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jraph
 import numpy as np
+
+from jnn._checks import is_concrete
 
 
 class GraphData(NamedTuple):
@@ -66,3 +68,83 @@ def load_karate_club() -> GraphData:
     train_mask = np.zeros(n, bool)
     train_mask[[0, n - 1]] = True
     return GraphData(graph, labels, train_mask, ~train_mask)
+
+
+def check_graph(
+    graph: Any,
+    name: str = "graph",
+    *,
+    nodes: Any = None,
+    nodes_name: str = "x",
+    edge_weight: Any = None,
+) -> int:
+    """Check a ``GraphsTuple``'s structure at the public boundary; returns ``N``.
+
+    ``N`` is the number of node rows (``sum(n_node)``; with padding, the padded
+    count). Senders and receivers must be 1-D int arrays of one length ``E``
+    with (when concrete) every index in ``[0, N)``; ``nodes`` (if given, else
+    ``graph.nodes`` when it is an array) must have ``N`` rows; ``edge_weight``
+    (if given) must be ``(E,)`` floating.
+
+    Raises:
+      TypeError: not a ``GraphsTuple``, or arrays of the wrong dtype.
+      ValueError: an edge pointing outside ``[0, N)``, senders and receivers of
+        different lengths, or node features whose count disagrees with ``N``.
+    """
+    if not isinstance(graph, jraph.GraphsTuple):
+        raise TypeError(
+            f"`{name}` must be a jraph.GraphsTuple; got {type(graph).__name__}."
+        )
+    for part in ("senders", "receivers", "n_node"):
+        value = getattr(graph, part)
+        if not hasattr(value, "dtype") or not np.issubdtype(value.dtype, np.integer):
+            raise TypeError(f"`{name}.{part}` must be an int array; got {value!r}.")
+        if len(value.shape) != 1:
+            raise ValueError(
+                f"`{name}.{part}` must be 1-D; got shape {tuple(value.shape)}."
+            )
+    if graph.senders.shape != graph.receivers.shape:
+        raise ValueError(
+            f"`{name}.senders` and `{name}.receivers` must have one length; got "
+            f"{graph.senders.shape[0]} and {graph.receivers.shape[0]}."
+        )
+    if not is_concrete(graph.n_node):
+        n = None
+    else:
+        n = int(np.asarray(graph.n_node).sum())
+    if nodes is None and hasattr(graph.nodes, "shape"):
+        nodes, nodes_name = graph.nodes, f"{name}.nodes"
+    if nodes is not None:
+        if not hasattr(nodes, "shape") or len(nodes.shape) < 1:
+            raise TypeError(f"`{nodes_name}` must be an array (N, ...); got {nodes!r}.")
+        if n is None:
+            n = int(nodes.shape[0])
+        elif nodes.shape[0] != n:
+            raise ValueError(
+                f"`{nodes_name}` has {nodes.shape[0]} rows but `{name}` has "
+                f"{n} nodes (sum of n_node); they must agree."
+            )
+    if n is not None:
+        for part in ("senders", "receivers"):
+            value = getattr(graph, part)
+            if is_concrete(value) and value.shape[0]:
+                v = np.asarray(value)
+                if v.min() < 0 or v.max() >= n:
+                    raise ValueError(
+                        f"`{name}.{part}` must index nodes in [0, {n}); got min "
+                        f"{v.min()} and max {v.max()} (an edge points outside "
+                        "the node range)."
+                    )
+    if edge_weight is not None:
+        if not hasattr(edge_weight, "dtype") or not np.issubdtype(
+            edge_weight.dtype, np.floating
+        ):
+            raise TypeError(
+                f"`edge_weight` must be a float array (E,); got {edge_weight!r}."
+            )
+        if tuple(edge_weight.shape) != tuple(graph.senders.shape):
+            raise ValueError(
+                f"`edge_weight` must have shape ({graph.senders.shape[0]},), one "
+                f"weight per edge; got {tuple(edge_weight.shape)}."
+            )
+    return -1 if n is None else n
