@@ -8,6 +8,9 @@ import pytest
 MODULES = [
     "jnn.data.datasets",
     "jnn.data.graphs",
+    "jnn.data.graph_ops",
+    "jnn.data.planetoid",
+    "jnn.graph.adjacency",
     "jnn.data.sequences",
     "jnn.data.text",
     "jnn.cnn.augment",

@@ -4,6 +4,15 @@ Public API:
   load(name, *, seed, ...) -> Dataset      digits, iris, wine, breast_cancer,
                                            diabetes (scikit-learn), mnist (shipped)
   load_karate_club() -> GraphData          networkx's karate club as a GraphsTuple
+  check_graph(graph, name, nodes=, edge_weight=)
+                                           a GraphsTuple's structure checked
+  load_planetoid(name_or_folder) -> PlanetoidData
+                                           Planetoid citation graph (Cora shipped;
+                                           CiteSeer/PubMed from a folder), public split
+  normalize_features(x)                    row-normalised features (Kipf & Welling)
+  pad_graph(graph, n_node, n_edge)         Jraph padding to a power-of-two budget
+                                           -> PaddedGraph(graph, node_mask, edge_mask)
+  induced_subgraph(graph, node_ids)        subgraph on given nodes, new_to_old ids
   epoch_indices, take, batches, n_batches  mini-batching used by the engine
   load_tsplib(path_or_name) -> TSPInstance TSPLIB95 symmetric TSP (bundled or a file)
   load_tour(path), tsplib_instances()      .opt.tour reader (0-based), bundled names
@@ -17,7 +26,14 @@ Public API:
 
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
+from jnn.data.graph_ops import PaddedGraph, induced_subgraph, pad_graph
 from jnn.data.graphs import GraphData, check_graph, load_karate_club
+from jnn.data.planetoid import (
+    PLANETOIDS,
+    PlanetoidData,
+    load_planetoid,
+    normalize_features,
+)
 from jnn.data.plays import (
     SentencePairs,
     SpeakerLines,
@@ -69,3 +85,5 @@ __all__ += [
     "speech_splits",
     "speeches",
 ]
+__all__ += ["PLANETOIDS", "PlanetoidData", "load_planetoid", "normalize_features"]
+__all__ += ["PaddedGraph", "induced_subgraph", "pad_graph"]

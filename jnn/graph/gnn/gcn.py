@@ -22,13 +22,17 @@ from jnn.data.graphs import check_graph
 
 
 def gcn_normalisation(
-    graph: jraph.GraphsTuple, edge_weight: jax.Array | None = None
+    graph: jraph.GraphsTuple,
+    edge_weight: jax.Array | None = None,
+    n_nodes: int | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     r"""Edge coefficients and self-loop coefficients of the GCN propagation.
 
     Args:
       graph: the structure (``senders``/``receivers`` ``(E,)``, ``n_node``).
       edge_weight: optional ``(E,)`` weights of ``A`` (default 1).
+      n_nodes: the node count ``N`` (default: ``sum(graph.n_node)``, which must
+        then be concrete; pass ``x.shape[0]`` when the graph is traced).
 
     Returns:
       ``(edge_coef (E,), loop_coef (N,))`` with
@@ -36,9 +40,14 @@ def gcn_normalisation(
       (1 - has_loop_i) / d_i``: ``H'_i = sum_{e -> i} edge_coef_e H_{s(e)} +
       loop_coef_i H_i``.
     """
-    if not is_concrete(graph.n_node):
-        raise ValueError("`graph.n_node` must be concrete (a static node count).")
-    n = int(np.asarray(graph.n_node).sum())
+    if n_nodes is not None:
+        n = n_nodes
+    elif is_concrete(graph.n_node):
+        n = int(np.asarray(graph.n_node).sum())
+    else:
+        raise ValueError(
+            "`n_nodes` is needed when `graph.n_node` is traced (pass x.shape[0])."
+        )
     senders, receivers = graph.senders, graph.receivers
     w = jnp.ones(senders.shape, jnp.float32) if edge_weight is None else edge_weight
     is_loop = (senders == receivers).astype(w.dtype)
@@ -77,10 +86,11 @@ class GCNConv(nn.Module):
         """Propagate ``x: (N, F)`` over ``graph``; returns ``(N, features)``."""
         check_graph(graph, nodes=x, edge_weight=edge_weight)
         h = nn.Dense(self.features, use_bias=False, kernel_init=self.kernel_init)(x)
-        edge_coef, loop_coef = gcn_normalisation(graph, edge_weight)
+        edge_coef, loop_coef = gcn_normalisation(graph, edge_weight, x.shape[0])
         messages = h[graph.senders] * edge_coef[:, None]
         out = jraph.segment_sum(messages, graph.receivers, x.shape[0])
         out = out + loop_coef[:, None] * h
         if self.use_bias:
-            out = out + self.param("bias", nn.initializers.zeros, (self.features,))
+            bias = self.param("bias", nn.initializers.zeros, (self.features,))
+            out = out + bias[None, :]
         return out
