@@ -11,6 +11,7 @@ MODULES = [
     "jnn.data.graph_ops",
     "jnn.data.planetoid",
     "jnn.graph.adjacency",
+    "jnn.graph.gnn.sampling",
     "jnn.data.sequences",
     "jnn.data.text",
     "jnn.cnn.augment",

@@ -37,8 +37,10 @@ def gcn_normalisation(
     Returns:
       ``(edge_coef (E,), loop_coef (N,))`` with
       ``edge_coef_e = d_s^{-1/2} w_e d_r^{-1/2}`` and ``loop_coef_i =
-      (1 - has_loop_i) / d_i``: ``H'_i = sum_{e -> i} edge_coef_e H_{s(e)} +
-      loop_coef_i H_i``.
+      w_ii / d_i``: ``H'_i = sum_{e -> i} edge_coef_e H_{s(e)} + loop_coef_i
+      H_i``. As PyG's ``add_remaining_self_loops``, the graph's own self
+      loops get ``edge_coef`` 0 and node ``i`` one loop of weight ``w_ii``:
+      its last self loop's weight, or 1 where it has none.
     """
     if n_nodes is not None:
         n = n_nodes
@@ -49,14 +51,23 @@ def gcn_normalisation(
             "`n_nodes` is needed when `graph.n_node` is traced (pass x.shape[0])."
         )
     senders, receivers = graph.senders, graph.receivers
-    w = jnp.ones(senders.shape, jnp.float32) if edge_weight is None else edge_weight
-    is_loop = (senders == receivers).astype(w.dtype)
-    has_loop = jraph.segment_max(is_loop, receivers, n) > 0
-    missing = 1.0 - has_loop.astype(w.dtype)
-    degree = jraph.segment_sum(w, receivers, n) + missing
+    w = (
+        jnp.ones(senders.shape, jnp.float32)
+        if edge_weight is None
+        else jnp.asarray(edge_weight)
+    )
+    is_loop = senders == receivers
+    # PyG's add_remaining_self_loops: a node's self loops become one loop of
+    # the last one's weight (weight 1 where it has none).
+    last = jraph.segment_max(
+        jnp.where(is_loop, jnp.arange(senders.shape[0]), -1), receivers, n
+    )
+    loop_weight = jnp.where(last >= 0, w[jnp.maximum(last, 0)], 1.0)
+    w = jnp.where(is_loop, 0.0, w)
+    degree = jraph.segment_sum(w, receivers, n) + loop_weight
     inv_sqrt = jnp.where(degree > 0, jax.lax.rsqrt(jnp.maximum(degree, 1e-30)), 0.0)
     edge_coef = inv_sqrt[senders] * w * inv_sqrt[receivers]
-    return edge_coef, missing * inv_sqrt**2
+    return edge_coef, loop_weight * inv_sqrt**2
 
 
 class GCNConv(nn.Module):
