@@ -2,7 +2,9 @@
 
 Public API:
   cell(name, features, ...)              a cell by name: "elman", "lstm", "gru",
-                                         "ln-elman", "ln-lstm", "ln-gru"; CELLS
+                                         "ln-elman", "ln-lstm", "ln-gru"; CELLS;
+                                         activation="tanh" | "relu" (Elman;
+                                         ACTIVATIONS, also of the models below)
   ElmanCell, LSTMCell, GRUCell           Flax's cells (nn.SimpleCell,
                                          nn.OptimizedLSTMCell, nn.GRUCell) with
                                          variational dropout
@@ -34,6 +36,7 @@ Public API:
 """
 
 from jnn.rnn.cells import (
+    ACTIVATIONS,
     CELLS,
     ElmanCell,
     GRUCell,
@@ -72,6 +75,7 @@ from jnn.rnn.sequence import (
 from jnn.rnn.torch_weights import params_from_torch
 
 __all__ = [
+    "ACTIVATIONS",
     "CELLS",
     "DERIVATIVE_BOUNDS",
     "gradient_norms_by_lag",

@@ -38,6 +38,8 @@ import jax.numpy as jnp
 from flax.linen.recurrent import flip_sequences
 from jax import lax
 
+from jnn.rnn.cells import ELMAN_ACTIVATIONS
+
 #: Cells that have a fast layer.
 FAST_CELLS = ("elman", "lstm", "gru")
 
@@ -69,8 +71,9 @@ def _weights(name: str, params):
     )
 
 
-def _step(name: str, w_h, b_h, state_mask):
+def _step(name: str, w_h, b_h, state_mask, activation: str = "tanh"):
     """``step(carry, gx_t) -> (carry', h')`` of ``name``, ``gx_t = W_i x_t + b``."""
+    f = ELMAN_ACTIVATIONS[activation]
 
     def recurrent(h):
         h_in = h if state_mask is None else h * state_mask
@@ -78,7 +81,7 @@ def _step(name: str, w_h, b_h, state_mask):
         return out if b_h is None else out + b_h[None]
 
     def elman(h, gx):
-        h = jnp.tanh(gx + recurrent(h))
+        h = f(gx + recurrent(h))
         return h, h
 
     def lstm(carry, gx):
@@ -116,6 +119,7 @@ def fast_layer(
     masks=(None, None),
     table: jax.Array | None = None,
     unroll: int = 1,
+    activation: str = "tanh",
 ):
     """One recurrent layer over a whole time-major sequence, from a cell's parameters.
 
@@ -132,6 +136,7 @@ def fast_layer(
       table: optional ``(V, G H)`` projected inputs ``W_i e_v + b_i`` (of an
         embedding table's rows); step ``t`` reads rows ``x[t]``.
       unroll: ``lax.scan``'s unroll.
+      activation: the Elman cell's ``f``, ``"tanh"`` or ``"relu"``.
 
     Returns:
       ``(carry, outputs)``: the state after each sequence's last valid step
@@ -156,7 +161,7 @@ def fast_layer(
         def project(tokens_t):
             return table[tokens_t]
 
-    inner = _step(name, w_h, b_h, masks[1])
+    inner = _step(name, w_h, b_h, masks[1], activation)
 
     def step(carry, x_t):
         return inner(carry, project(x_t))

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn.rnn._fast import fast_layer, input_weights
-from jnn.rnn.cells import _CELL_TYPES, hidden_state
+from jnn.rnn.cells import _CELL_TYPES, ELMAN_ACTIVATIONS, hidden_state
 from jnn.rnn.dropout import draw_masks
 
 
@@ -63,15 +63,20 @@ class _FastDirection(nn.Module):
     dropout: float
     train: bool
     reverse: bool = False
+    activation: str = "tanh"
 
     @nn.compact
     def __call__(self, x, initial_carry, seq_lengths):
+        extra = {}
+        if self.activation != "tanh":  # the Elman cell's f (checked by the stack)
+            extra["activation_fn"] = ELMAN_ACTIVATIONS[self.activation]
         cell = _CELL_TYPES[self.cell](
             self.features,
             input_dropout=self.dropout,
             state_dropout=self.dropout,
             deterministic=not self.train,
             name="cell",
+            **extra,
         )
         embedded = isinstance(x, _Embedded)
         x_0 = x.table[x.tokens[0]] if embedded else x[0]
@@ -99,6 +104,7 @@ class _FastDirection(nn.Module):
             reverse=self.reverse,
             masks=masks,
             table=table,
+            activation=self.activation,
         )
 
 
@@ -109,11 +115,13 @@ class _FastBidirectional(nn.Module):
     features: int
     dropout: float
     train: bool
+    activation: str = "tanh"
 
     @nn.compact
     def __call__(self, x, initial_carry, seq_lengths):
         start = (None, None) if initial_carry is None else initial_carry
         kw = {"cell": self.cell, "features": self.features, "dropout": self.dropout}
+        kw["activation"] = self.activation
         forward = _FastDirection(**kw, train=self.train, name="forward_rnn")
         backward = _FastDirection(
             **kw, train=self.train, reverse=True, name="backward_rnn"

@@ -8,7 +8,9 @@ The three classic cells are Flax's, subclassed only to add per-sequence
 Flax's cells exactly, with Flax's parameter names and initialisers:
 
 * Elman (1990), ``nn.SimpleCell``:
-  :math:`h' = \tanh(W_i x + b_i + W_h h)`.
+  :math:`h' = f(W_i x + b_i + W_h h)` with ``f = tanh`` (the default) or
+  ``f = relu`` (``activation="relu"``: the ReLU recurrence of Le, Jaitly &
+  Hinton 2015, PyTorch's ``nn.RNN(nonlinearity="relu")``).
 * LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al.
   2000), ``nn.OptimizedLSTMCell`` (the four gates in one matmul):
   :math:`(i, f, g, o) = (\sigma, \sigma, \tanh, \sigma)(W_i x + W_h h + b)`,
@@ -51,12 +53,14 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from jnn._checks import check_positive_int
 from jnn.rnn.dropout import check_rate, draw_masks
 from jnn.rnn.layernorm import LNElmanCell, LNGRUCell, LNLSTMCell
 
 __all__ = [
+    "ACTIVATIONS",
     "CELLS",
     "ElmanCell",
     "GRUCell",
@@ -207,6 +211,10 @@ _CELL_TYPES = {
 }
 #: Names accepted by :func:`cell`.
 CELLS = tuple(_CELL_TYPES)
+#: The Elman cell's activations ``f`` in ``h' = f(W_i x + b_i + W_h h)``.
+ELMAN_ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+#: Names accepted by ``activation`` (:func:`cell`, :class:`RecurrentStack`, ...).
+ACTIVATIONS = tuple(ELMAN_ACTIVATIONS)
 
 
 def check_cell_name(name: Any, argument: str = "name") -> None:
@@ -215,10 +223,29 @@ def check_cell_name(name: Any, argument: str = "name") -> None:
         raise ValueError(f"`{argument}` must be one of {CELLS}; got {name!r}.")
 
 
+def check_activation(activation: Any, cell_name: str) -> None:
+    """Raise a ``ValueError`` naming ``activation`` unless it fits ``cell_name``.
+
+    Every cell accepts ``"tanh"`` (its own equations); only ``"elman"`` has
+    another, ``"relu"``.
+    """
+    if not isinstance(activation, str) or activation not in ELMAN_ACTIVATIONS:
+        raise ValueError(
+            f"`activation` must be one of {ACTIVATIONS}; got {activation!r}."
+        )
+    if activation != "tanh" and cell_name != "elman":
+        raise ValueError(
+            f"`activation` {activation!r} exists for the 'elman' cell only; the "
+            f"{cell_name!r} cell takes 'tanh' (its gates fix their own "
+            "nonlinearities)."
+        )
+
+
 def cell(
     name: str,
     features: int,
     *,
+    activation: str = "tanh",
     input_dropout: float = 0.0,
     state_dropout: float = 0.0,
     deterministic: bool = True,
@@ -231,6 +258,8 @@ def cell(
         cells) or ``"ln-elman"``, ``"ln-lstm"``, ``"ln-gru"`` (layer-normalised,
         :mod:`jnn.rnn.layernorm`).
       features: ``H``, the size of the hidden state.
+      activation: the Elman cell's ``f``: ``"tanh"`` (default) or ``"relu"``
+        (:data:`ACTIVATIONS`); other cells take ``"tanh"`` only.
       input_dropout: variational dropout rate of the inputs, in ``[0, 1)``.
       state_dropout: variational dropout rate of the recurrent state.
       deterministic: True disables dropout (evaluation).
@@ -240,7 +269,8 @@ def cell(
       An unbound Flax cell; scan it with :func:`jnn.rnn.recurrent_layer`.
 
     Raises:
-      ValueError: unknown ``name``, ``features <= 0`` or a rate outside ``[0, 1)``.
+      ValueError: unknown ``name`` or ``activation``, ``features <= 0`` or a
+        rate outside ``[0, 1)``.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -253,9 +283,14 @@ def cell(
       ((2, 8), 384)
     """
     check_cell_name(name)
+    check_activation(activation, name)
     check_positive_int(features, "features")
     check_rate(input_dropout, "input_dropout")
     check_rate(state_dropout, "state_dropout")
+    if activation != "tanh":
+        if "activation_fn" in kwargs:
+            raise ValueError("pass either `activation` or `activation_fn`, not both.")
+        kwargs["activation_fn"] = ELMAN_ACTIVATIONS[activation]
     return _CELL_TYPES[name](
         int(features),
         input_dropout=float(input_dropout),

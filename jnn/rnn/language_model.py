@@ -80,6 +80,7 @@ class CharRNN(nn.Module):
       embedding_features: embedding size (None: ``H``).
       path: the stack's implementation (:data:`jnn.rnn.sequence.PATHS`:
         ``"auto"``, the fast path on CPU; ``"flax"``, the reference).
+      activation: the Elman cell's ``f``: ``"tanh"`` (default) or ``"relu"``.
 
     Model state: collection ``"carry"``, entry ``"state"``: the stack's state
     (as :meth:`RecurrentStack.zero_state`) for the batch size of ``init``.
@@ -100,6 +101,7 @@ class CharRNN(nn.Module):
     dropout: float = 0.0
     embedding_features: int | None = None
     path: str = "auto"
+    activation: str = "tanh"
 
     def __post_init__(self):
         check_positive_int(self.vocab_size, "vocab_size")
@@ -142,6 +144,7 @@ class CharRNN(nn.Module):
             False,
             self.dropout,
             path=self.path,
+            activation=self.activation,
             name="stack",
         )
         carry = None

@@ -34,7 +34,7 @@ from jnn._checks import check_array, check_positive_int, is_concrete
 from jnn.rnn._fast import FAST_CELLS
 from jnn.rnn._fast_layers import _Embedded, _FastBidirectional, _FastDirection
 from jnn.rnn.cells import cell as make_cell
-from jnn.rnn.cells import check_cell_name, recurrent_layer
+from jnn.rnn.cells import check_activation, check_cell_name, recurrent_layer
 from jnn.rnn.dropout import check_rate, time_constant_dropout
 
 __all__ = [
@@ -162,6 +162,7 @@ def _zero_padding(outputs: jax.Array, seq_lengths: jax.Array | None) -> jax.Arra
 
 def _check_config(module: Any) -> None:
     check_cell_name(module.cell, "cell")
+    check_activation(module.activation, module.cell)
     check_positive_int(module.features, "features")
     check_positive_int(module.layers, "layers")
     check_rate(module.dropout, "dropout")
@@ -185,6 +186,10 @@ class RecurrentStack(nn.Module):
         1.3x; Flax's ``nn.RNN`` otherwise), ``"flax"`` (always ``nn.RNN``, the
         reference) or ``"fast"`` (:mod:`jnn.rnn._fast`; same parameters, same
         results to float rounding). See :data:`PATHS`.
+      activation: the Elman cell's ``f`` in ``h' = f(W_i x + b_i + W_h h)``:
+        ``"tanh"`` (default) or ``"relu"`` (Le, Jaitly & Hinton 2015's IRNN
+        with an identity ``W_h``; PyTorch's ``nonlinearity="relu"``); the
+        other cells take ``"tanh"`` only.
 
     Parameters: ``layer_{l}/cell/...`` (one direction) or
     ``layer_{l}/forward_rnn/cell/...`` and ``layer_{l}/backward_rnn/cell/...``,
@@ -197,6 +202,7 @@ class RecurrentStack(nn.Module):
     bidirectional: bool = False
     dropout: float = 0.0
     path: str = "auto"
+    activation: str = "tanh"
 
     def __post_init__(self):
         _check_config(self)
@@ -205,6 +211,7 @@ class RecurrentStack(nn.Module):
     def _layer(self, index: int, train: bool, fast: bool) -> nn.Module:
         if fast:
             kw = {"cell": self.cell, "features": self.features, "dropout": self.dropout}
+            kw["activation"] = self.activation
             if self.bidirectional:
                 return _FastBidirectional(**kw, train=train, name=f"layer_{index}")
             return _FastDirection(**kw, train=train, name=f"layer_{index}")
@@ -213,6 +220,7 @@ class RecurrentStack(nn.Module):
             cell = make_cell(
                 self.cell,
                 self.features,
+                activation=self.activation,
                 input_dropout=self.dropout,
                 state_dropout=self.dropout,
                 deterministic=not train,
@@ -328,6 +336,7 @@ class RecurrentNet(nn.Module):
         features without a head.
       path: the stack's implementation (:data:`PATHS`; ``"auto"``: the fast
         path on CPU).
+      activation: the Elman cell's ``"tanh"`` (default) or ``"relu"``.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -346,6 +355,7 @@ class RecurrentNet(nn.Module):
     head: str = "many-to-one"
     out_features: int | None = None
     path: str = "auto"
+    activation: str = "tanh"
 
     def __post_init__(self):
         _check_config(self)
@@ -392,6 +402,7 @@ class RecurrentNet(nn.Module):
             self.bidirectional,
             self.dropout,
             path=self.path,
+            activation=self.activation,
             name="stack",
         )
         _, outputs = stack(x, seq_lengths=seq_lengths, train=train)

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from jnn.rnn import (
+    ACTIVATIONS,
     CELLS,
+    CharRNN,
+    RecurrentNet,
     RecurrentStack,
     cell,
     parameter_count,
@@ -94,12 +97,22 @@ def _final_states(state, name, bidirectional):
 
 
 @pytest.mark.parametrize(
-    "name,bidirectional",
-    [("elman", True), ("lstm", True), ("gru", True), ("gru", False)],
+    "name,bidirectional,activation,path",
+    [
+        ("elman", True, "tanh", "flax"),
+        ("elman", False, "relu", "flax"),  # nn.RNN(nonlinearity="relu")
+        ("elman", True, "relu", "fast"),
+        ("lstm", True, "tanh", "flax"),
+        ("gru", True, "tanh", "flax"),
+        ("gru", False, "tanh", "flax"),
+    ],
 )
-def test_stack_equals_torch_outputs_states_and_gradients(torch, name, bidirectional):
+def test_stack_equals_torch_outputs_states_and_gradients(
+    torch, name, bidirectional, activation, path
+):
+    kw = {"nonlinearity": activation} if name == "elman" else {}
     module = getattr(torch.nn, TORCH_CLASS[name])(
-        IN, H, num_layers=2, batch_first=True, bidirectional=bidirectional
+        IN, H, num_layers=2, batch_first=True, bidirectional=bidirectional, **kw
     )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(B, T, IN)).astype(np.float32)
@@ -107,7 +120,9 @@ def test_stack_equals_torch_outputs_states_and_gradients(torch, name, bidirectio
     cotangent = cotangent.astype(np.float32)
     out_t, state_t, grads_t, dx_t = _torch_run(torch, module, x, cotangent)
 
-    stack = RecurrentStack(name, H, layers=2, bidirectional=bidirectional)
+    stack = RecurrentStack(
+        name, H, layers=2, bidirectional=bidirectional, path=path, activation=activation
+    )
     params = params_from_torch(module.state_dict(), name)
     dirs = 2 if bidirectional else 1
     per_direction = parameter_count(name, IN, H) + parameter_count(name, dirs * H, H)
@@ -230,6 +245,23 @@ def test_bad_cell_arguments_are_named():
         cell("lstm", 2.5)
     with pytest.raises(ValueError, match="`state_dropout`"):
         cell("gru", 4, state_dropout=1.0)
+    with pytest.raises(ValueError, match="`activation` must be one of .*'gelu'"):
+        cell("elman", 4, activation="gelu")
+    with pytest.raises(ValueError, match="`activation` 'relu' exists for the 'elman'"):
+        cell("lstm", 4, activation="relu")
+    with pytest.raises(ValueError, match="`activation_fn`"):
+        cell("elman", 4, activation="relu", activation_fn=jnp.tanh)
+    with pytest.raises(ValueError, match="`activation`.*'sigmoid'"):
+        RecurrentStack("elman", 4, activation="sigmoid")
+    with pytest.raises(ValueError, match="`activation` 'relu'.*'gru'"):
+        RecurrentStack("gru", 4, activation="relu", path="fast")
+    with pytest.raises(ValueError, match="`activation`.*'Relu'"):
+        RecurrentNet(cell="elman", activation="Relu")
+    with pytest.raises(ValueError, match="`activation` 'relu'.*'ln-elman'"):
+        CharRNN(7, 4, cell="ln-elman", activation="relu")
+    # the default and the Elman cell's ReLU are accepted
+    assert cell("elman", 4, activation="relu").activation_fn is jax.nn.relu
+    assert ACTIVATIONS == ("tanh", "relu")
     with pytest.raises(ValueError, match="`convention`"):
         parameter_count("ln-lstm", 3, 4, convention="torch")
     with pytest.raises(ValueError, match="`convention`"):
