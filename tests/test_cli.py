@@ -15,7 +15,7 @@ def test_list_shows_every_demo(capsys):
 
 
 def test_every_demo_belongs_to_a_toured_chapter():
-    assert all(d.chapter[0] in "SDCRT" for d in registry().values())
+    assert all(d.chapter[0] in "SDCRTG" for d in registry().values())
 
 
 def test_unknown_demo_is_a_clear_error(capsys):
@@ -37,7 +37,7 @@ def test_run_writes_plots(tmp_path, capsys):
     assert "stopped by" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("chapter", ["S", "D", "C", "R", "T"])
+@pytest.mark.parametrize("chapter", ["S", "D", "C", "R", "T", "G"])
 def test_tour_smoke_writes_report_and_every_figure(chapter, tmp_path, capsys):
     # One tour per chapter family, so that pytest-xdist runs them side by side.
     assert (

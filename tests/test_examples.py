@@ -19,6 +19,7 @@ def test_every_example_is_tested():
     tested_elsewhere = {  # smoke-tested beside their chapter tests
         "static/rbf_vs_mlp.py",  # tests/static/test_rbf.py
         "hopfield/capacity.py",  # tests/hopfield/test_analysis.py
+        "graph/embeddings.py",  # tests/graph/test_skipgram.py
     }
     here = {
         "static/mlp_mnist.py",

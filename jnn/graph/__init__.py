@@ -12,6 +12,13 @@ Public API:
   SampledNeighbourhood, SAGEStack        fixed fan-out neighbour sampling and a
                                          SAGE stack on full or sampled graphs
   GatedGraphConv(features, num_layers)   GGNN (Li et al. 2016)
+  random_walks, node2vec_walks, walk_starts
+                                         DeepWalk / node2vec walks, compiled (G1)
+  SkipGram, skipgram_loss, negative_sampling_loss, unigram_distribution,
+  skipgram_embeddings, deepwalk, node2vec
+                                         skip-gram with negative sampling
+  laplacian_eigenmap, adjacency_spectral_embedding, normalised_laplacian
+                                         spectral embeddings
 """
 
 from jnn.graph.adjacency import (
@@ -19,6 +26,21 @@ from jnn.graph.adjacency import (
     adjacency_lists,
     is_neighbour,
     uniform_neighbour,
+)
+from jnn.graph.embeddings import (
+    SkipGram,
+    adjacency_spectral_embedding,
+    deepwalk,
+    laplacian_eigenmap,
+    negative_sampling_loss,
+    node2vec,
+    node2vec_walks,
+    normalised_laplacian,
+    random_walks,
+    skipgram_embeddings,
+    skipgram_loss,
+    unigram_distribution,
+    walk_starts,
 )
 from jnn.graph.gnn import (
     AGGREGATORS,
@@ -37,6 +59,19 @@ from jnn.graph.gnn import (
 )
 
 __all__ = [
+    "SkipGram",
+    "adjacency_spectral_embedding",
+    "deepwalk",
+    "laplacian_eigenmap",
+    "negative_sampling_loss",
+    "node2vec",
+    "node2vec_walks",
+    "normalised_laplacian",
+    "random_walks",
+    "skipgram_embeddings",
+    "skipgram_loss",
+    "unigram_distribution",
+    "walk_starts",
     "AGGREGATORS",
     "Adjacency",
     "GATConv",
