@@ -45,6 +45,7 @@ SCRIPTS = tuple(
         "cnn",
         "rnn",
         "transformer",
+        "rbm",
         "hopfield_discrete",
         "hopfield_continuous",
         "hopfield_tsp",

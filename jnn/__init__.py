@@ -6,18 +6,22 @@ problems, TSP), ``jnn.cnn`` (C: LeNet-5, efficient convolutional nets) and
 ``jnn.rnn`` (R: Elman, LSTM, GRU and their layer-normalised variants, truncated
 BPTT, variational dropout, generation) and ``jnn.transformer`` (T: attention and
 its masks and positions, memory-efficient attention, GPT with KV-cached
-generation, BERT pre-training and fine-tuning), on
-the shared layers ``jnn.train`` (the compiled training engine: learners, batch
+generation, BERT pre-training and fine-tuning), ``jnn.graph`` (G: DeepWalk and
+node2vec embeddings, GCN, GAT, GraphSAGE, GGNN on Jraph graphs, over-smoothing)
+and ``jnn.generative`` (Gen: Boltzmann machines, RBMs with CD-k / PCD and AIS,
+DBNs), on the shared layers ``jnn.train`` (the compiled training engine: learners, batch
 plans, model state, fit/run) and ``jnn.data`` (real data sets and readers).
 """
 
-from jnn import cnn, data, hopfield, rnn, static, train, transformer
+from jnn import cnn, data, generative, graph, hopfield, rnn, static, train, transformer
 
 __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "cnn",
     "data",
+    "generative",
+    "graph",
     "hopfield",
     "rnn",
     "static",

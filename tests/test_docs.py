@@ -15,6 +15,8 @@ MODULES = [
     "jnn.graph.embeddings.walks",
     "jnn.graph.embeddings.skipgram",
     "jnn.graph.embeddings.spectral",
+    "jnn.generative.boltzmann.likelihood",
+    "jnn.generative.boltzmann.rbm",
     "jnn.data.sequences",
     "jnn.data.text",
     "jnn.cnn.augment",

@@ -1,0 +1,4 @@
+"""Demos of the generative-models chapter.
+
+Each module registers its demos for ``jnn run`` and ``jnn tour`` when imported.
+"""
