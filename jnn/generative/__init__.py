@@ -32,8 +32,13 @@ Public API:
                                          AIS (Salakhutdinov & Murray 2008)
   log_likelihood(rbm, v, log_z), pseudo_likelihood(rbm, v, key),
   reconstruction_error(rbm, v, key)      nats per example and stand-ins
+  mnist_fid(samples, reference), real_floor(n), sample_quality(samples, labels),
+  mnist_scores, mode_coverage, frechet_distance, feature_statistics,
+  load_mnist_classifier(cache_dir)       the MNIST-FID yardstick shared by every
+                                         generative model (jnn.generative.evaluation)
 """
 
+from jnn.generative import evaluation
 from jnn.generative.boltzmann.learning import (
     CDState,
     contrastive_divergence,
@@ -72,8 +77,31 @@ from jnn.generative.boltzmann.rbm import (
     sample_visible,
     visible_mean,
 )
+from jnn.generative.evaluation import (
+    MnistScores,
+    SampleQuality,
+    feature_statistics,
+    frechet_distance,
+    load_mnist_classifier,
+    mnist_fid,
+    mnist_scores,
+    mode_coverage,
+    real_floor,
+    sample_quality,
+)
 
 __all__ = [
+    "MnistScores",
+    "SampleQuality",
+    "evaluation",
+    "feature_statistics",
+    "frechet_distance",
+    "load_mnist_classifier",
+    "mnist_fid",
+    "mnist_scores",
+    "mode_coverage",
+    "real_floor",
+    "sample_quality",
     "MAX_EXACT_HIDDEN",
     "PAPER_SCHEDULE",
     "RBM",
