@@ -46,6 +46,7 @@ SCRIPTS = tuple(
         "rnn",
         "transformer",
         "rbm",
+        "graph",
         "hopfield_discrete",
         "hopfield_continuous",
         "hopfield_tsp",

@@ -19,6 +19,20 @@ Public API:
                                          skip-gram with negative sampling
   laplacian_eigenmap, adjacency_spectral_embedding, normalised_laplacian
                                          spectral embeddings
+  GCN, GAT, GraphSAGE, GGNN, input_layer node classifiers with the papers' settings
+                                         (sparse-row or dense features)
+  node_classification_data, node_classification_loss, Settings,
+  default_settings, node_learner, train_seeds, SeedResults
+                                         transductive training through jnn.train
+  inductive_data, train_supervised, SAGEEncoder, walk_pairs, unsupervised_loss,
+  train_unsupervised, linear_probe, InductiveData
+                                         inductive training (G4): unseen test nodes
+  padded_rows, SparseRows, sparse_matmul, sparse_dropout
+                                         sparse bag-of-words features, N-leading
+  dirichlet_energy, rayleigh_quotient, mean_pairwise_cosine,
+  mean_average_distance, smoothness, DeepGCN, hidden_representations,
+  pair_norm, drop_edge, add_virtual_nodes, VirtualNodes,
+  identity_mapping_strength              over-smoothing and its remedies (G3)
 """
 
 from jnn.graph.adjacency import (
@@ -57,8 +71,90 @@ from jnn.graph.gnn import (
     in_neighbour_lists,
     sample_neighbourhood,
 )
+from jnn.graph.inductive import (
+    InductiveData,
+    SAGEEncoder,
+    inductive_data,
+    linear_probe,
+    train_supervised,
+    train_unsupervised,
+    unsupervised_loss,
+    walk_pairs,
+)
+from jnn.graph.models import (
+    GAT,
+    GCN,
+    GGNN,
+    GraphSAGE,
+    input_layer,
+)
+from jnn.graph.node_classification import (
+    SeedResults,
+    Settings,
+    default_settings,
+    node_classification_data,
+    node_classification_loss,
+    node_learner,
+    train_seeds,
+)
+from jnn.graph.smoothing import (
+    DeepGCN,
+    VirtualNodes,
+    add_virtual_nodes,
+    dirichlet_energy,
+    drop_edge,
+    hidden_representations,
+    identity_mapping_strength,
+    mean_average_distance,
+    mean_pairwise_cosine,
+    pair_norm,
+    rayleigh_quotient,
+    smoothness,
+)
+from jnn.graph.sparse_features import (
+    SparseRows,
+    padded_rows,
+    sparse_dropout,
+    sparse_matmul,
+)
 
 __all__ = [
+    "DeepGCN",
+    "GAT",
+    "GCN",
+    "GGNN",
+    "GraphSAGE",
+    "InductiveData",
+    "SAGEEncoder",
+    "SeedResults",
+    "Settings",
+    "SparseRows",
+    "VirtualNodes",
+    "add_virtual_nodes",
+    "default_settings",
+    "dirichlet_energy",
+    "drop_edge",
+    "hidden_representations",
+    "identity_mapping_strength",
+    "inductive_data",
+    "input_layer",
+    "linear_probe",
+    "mean_average_distance",
+    "mean_pairwise_cosine",
+    "node_classification_data",
+    "node_classification_loss",
+    "node_learner",
+    "padded_rows",
+    "pair_norm",
+    "rayleigh_quotient",
+    "smoothness",
+    "sparse_dropout",
+    "sparse_matmul",
+    "train_seeds",
+    "train_supervised",
+    "train_unsupervised",
+    "unsupervised_loss",
+    "walk_pairs",
     "SkipGram",
     "adjacency_spectral_embedding",
     "deepwalk",
