@@ -20,6 +20,7 @@ def test_every_example_is_tested():
         "static/rbf_vs_mlp.py",  # tests/static/test_rbf.py
         "hopfield/capacity.py",  # tests/hopfield/test_analysis.py
         "graph/embeddings.py",  # tests/graph/test_skipgram.py
+        "generative/dbn_mnist.py",  # tests/generative/test_dbn.py
         "generative/rbm_mnist.py",  # tests/generative/test_rbm.py
         "graph/oversmoothing.py",  # tests/graph/test_smoothing.py
         "graph/planetoid.py",  # tests/graph/test_node_classification.py

@@ -36,9 +36,50 @@ Public API:
   mnist_scores, mode_coverage, frechet_distance, feature_statistics,
   load_mnist_classifier(cache_dir)       the MNIST-FID yardstick shared by every
                                          generative model (jnn.generative.evaluation)
+  BoltzmannMachine(weights, bias), init_boltzmann_machine, check_boltzmann_machine,
+  check_binary                           Gen1: fully connected binary units,
+                                         visible first (Ackley et al. 1985)
+  boltzmann_energy(bm, s), local_field(bm, s)
+                                         E(s) = -1/2 s.W s - b.s, energy gaps
+  sequential_gibbs(bm, key, start, sweeps, n_clamped, random_order),
+  block_gibbs(bm, key, start, sweeps, blocks), gibbs_sweeps
+                                         compiled Gibbs samplers
+  exact_distribution, boltzmann_log_partition, boltzmann_log_likelihood,
+  exact_statistics, statistics_gradient, log_likelihood_gradient,
+  PhaseStatistics, MAX_EXACT_UNITS       exact sums over 2^N states
+  boltzmann_learning(H, positive, negative, k, ...), BoltzmannState,
+  sampled_statistics                     the AHS rule as a jnn.train learner
+  DBN, PretrainResult, pretrain_dbn(x, sizes, key, epochs, labels, ...),
+  check_dbn, dbn_layer_sizes, dbn_label_count
+                                         Gen2: greedy layer-wise DBN (Hinton,
+                                         Osindero & Teh 2006)
+  dbn_up_pass, dbn_down_pass, dbn_generate(dbn, key, n, sweeps, labels, start)
+                                         recognition, generation
+  up_down(dbn, learning_rate, k), UpDownState, dbn_log_likelihood,
+  MAX_EXACT_PAIR                         up-down (wake-sleep) fine-tuning;
+                                         exact log p(x) of tiny DBNs
+  dbn_predict, DBNClassifier, dbn_classifier(dbn, n_outputs, key)
+                                         generative classifier; the stack as
+                                         an MLP for gradient_learner
 """
 
 from jnn.generative import evaluation
+from jnn.generative.boltzmann.dbn import (
+    DBN,
+    PretrainResult,
+    check_dbn,
+    dbn_down_pass,
+    dbn_generate,
+    dbn_label_count,
+    dbn_layer_sizes,
+    dbn_up_pass,
+    pretrain_dbn,
+)
+from jnn.generative.boltzmann.dbn_classifier import (
+    DBNClassifier,
+    dbn_classifier,
+    dbn_predict,
+)
 from jnn.generative.boltzmann.learning import (
     CDState,
     contrastive_divergence,
@@ -57,6 +98,32 @@ from jnn.generative.boltzmann.likelihood import (
     log_partition,
     pseudo_likelihood,
     reconstruction_error,
+)
+from jnn.generative.boltzmann.machine import (
+    BoltzmannMachine,
+    block_gibbs,
+    boltzmann_energy,
+    check_binary,
+    check_boltzmann_machine,
+    gibbs_sweeps,
+    init_boltzmann_machine,
+    local_field,
+    sequential_gibbs,
+)
+from jnn.generative.boltzmann.machine_exact import (
+    MAX_EXACT_UNITS,
+    PhaseStatistics,
+    boltzmann_log_likelihood,
+    boltzmann_log_partition,
+    exact_distribution,
+    exact_statistics,
+    log_likelihood_gradient,
+    statistics_gradient,
+)
+from jnn.generative.boltzmann.machine_learning import (
+    BoltzmannState,
+    boltzmann_learning,
+    sampled_statistics,
 )
 from jnn.generative.boltzmann.rbm import (
     RBM,
@@ -77,6 +144,12 @@ from jnn.generative.boltzmann.rbm import (
     sample_visible,
     visible_mean,
 )
+from jnn.generative.boltzmann.up_down import (
+    MAX_EXACT_PAIR,
+    UpDownState,
+    dbn_log_likelihood,
+    up_down,
+)
 from jnn.generative.evaluation import (
     MnistScores,
     SampleQuality,
@@ -91,47 +164,83 @@ from jnn.generative.evaluation import (
 )
 
 __all__ = [
-    "MnistScores",
-    "SampleQuality",
-    "evaluation",
-    "feature_statistics",
-    "frechet_distance",
-    "load_mnist_classifier",
-    "mnist_fid",
-    "mnist_scores",
-    "mode_coverage",
-    "real_floor",
-    "sample_quality",
+    "DBN",
     "MAX_EXACT_HIDDEN",
+    "MAX_EXACT_PAIR",
+    "MAX_EXACT_UNITS",
     "PAPER_SCHEDULE",
     "RBM",
     "AISEstimate",
+    "BoltzmannMachine",
+    "BoltzmannState",
     "CDState",
+    "DBNClassifier",
     "GaussianRBM",
+    "MnistScores",
+    "PhaseStatistics",
+    "PretrainResult",
+    "SampleQuality",
+    "UpDownState",
     "annealed_importance_sampling",
     "annealing_schedule",
     "base_rate_bias",
     "binarize",
+    "block_gibbs",
+    "boltzmann_energy",
+    "boltzmann_learning",
+    "boltzmann_log_likelihood",
+    "boltzmann_log_partition",
+    "check_binary",
+    "check_boltzmann_machine",
+    "check_dbn",
     "check_rbm",
     "check_visible",
     "contrastive_divergence",
+    "dbn_classifier",
+    "dbn_down_pass",
+    "dbn_generate",
+    "dbn_label_count",
+    "dbn_layer_sizes",
+    "dbn_log_likelihood",
+    "dbn_predict",
+    "dbn_up_pass",
     "energy",
+    "evaluation",
+    "exact_distribution",
+    "exact_statistics",
+    "feature_statistics",
+    "frechet_distance",
     "free_energy",
     "free_energy_gradient",
     "gibbs_chain",
     "gibbs_step",
+    "gibbs_sweeps",
     "hidden_input",
     "hidden_log_marginal",
     "hidden_probabilities",
+    "init_boltzmann_machine",
     "init_rbm",
+    "load_mnist_classifier",
+    "local_field",
     "log_likelihood",
+    "log_likelihood_gradient",
     "log_partition",
+    "mnist_fid",
+    "mnist_scores",
+    "mode_coverage",
     "negative_samples",
     "persistent_contrastive_divergence",
+    "pretrain_dbn",
     "pseudo_likelihood",
+    "real_floor",
     "reconstruction_error",
     "sample",
     "sample_hidden",
+    "sample_quality",
     "sample_visible",
+    "sampled_statistics",
+    "sequential_gibbs",
+    "statistics_gradient",
+    "up_down",
     "visible_mean",
 ]
