@@ -28,7 +28,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: $(BIN)/.installed
-	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet "torch==2.13.0" "torch-geometric>=2.5"
 	$(BIN)/python benchmarks/mlp.py
 	$(BIN)/python benchmarks/mlp_mnist.py
 	$(BIN)/python benchmarks/static.py
@@ -38,6 +38,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/cnn.py
 	$(BIN)/python benchmarks/rnn.py
 	$(BIN)/python benchmarks/transformer.py
+	$(BIN)/python benchmarks/graph.py
+	$(BIN)/python benchmarks/rbm.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
