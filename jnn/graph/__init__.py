@@ -24,10 +24,12 @@ Public API:
   node_classification_data, node_classification_loss, Settings,
   default_settings, node_learner, train_seeds, SeedResults
                                          transductive training through jnn.train
+  window_mean_rise, patience_on_loss_and_accuracy
+                                         Kipf's and GAT's early stopping rules
   inductive_data, train_supervised, SAGEEncoder, walk_pairs, unsupervised_loss,
   train_unsupervised, linear_probe, InductiveData
                                          inductive training (G4): unseen test nodes
-  padded_rows, SparseRows, sparse_matmul, sparse_dropout
+  padded_rows, SparseRows, sparse_matmul, sparse_dropout, sparse_input
                                          sparse bag-of-words features, N-leading
   dirichlet_energy, rayleigh_quotient, mean_pairwise_cosine,
   mean_average_distance, smoothness, DeepGCN, hidden_representations,
@@ -40,6 +42,10 @@ from jnn.graph.adjacency import (
     adjacency_lists,
     is_neighbour,
     uniform_neighbour,
+)
+from jnn.graph.early_stopping import (
+    patience_on_loss_and_accuracy,
+    window_mean_rise,
 )
 from jnn.graph.embeddings import (
     SkipGram,
@@ -115,10 +121,14 @@ from jnn.graph.sparse_features import (
     SparseRows,
     padded_rows,
     sparse_dropout,
+    sparse_input,
     sparse_matmul,
 )
 
 __all__ = [
+    "patience_on_loss_and_accuracy",
+    "sparse_input",
+    "window_mean_rise",
     "DeepGCN",
     "GAT",
     "GCN",
