@@ -75,3 +75,45 @@ def loss_history(
     if "val_loss" in history:
         series["validation"] = history["val_loss"]
     return curves(series, path, title=title, ylabel=ylabel, log=log, marks=marks)
+
+
+def image_grid(
+    images: np.ndarray,
+    path: Path,
+    title: str,
+    *,
+    signed: bool = False,
+    limit: int = 100,
+) -> Path:
+    """Up to ``limit`` 28 x 28 images tiled 10 per row into one PNG.
+
+    Args:
+      images: ``(n, 784)`` or ``(n, 28, 28)``; values in [0, 1] (grey), or any
+        sign with ``signed=True`` (a diverging map symmetric about 0, e.g.
+        filters).
+      path: the PNG to write.
+      title: the figure's title.
+      signed: draw signed values (filters) instead of intensities.
+      limit: the most images drawn.
+
+    Returns:
+      ``path``.
+    """
+    images = np.asarray(images)[:limit].reshape(-1, 28, 28)
+    rows = -(-len(images) // 10)
+    tiles = np.full((rows * 10, 28, 28), np.nan)
+    tiles[: len(images)] = images
+    mosaic = tiles.reshape(rows, 10, 28, 28).transpose(0, 2, 1, 3)
+    mosaic = np.pad(mosaic, ((0, 0), (1, 1), (0, 0), (1, 1)), constant_values=np.nan)
+    mosaic = mosaic.reshape(rows * 30, 10 * 30)
+    top = float(np.nanmax(np.abs(mosaic))) if signed else 1.0
+    fig, ax = plt.subplots(figsize=(6, 0.6 * rows + 0.4))
+    ax.imshow(
+        mosaic,
+        cmap="RdBu_r" if signed else "gray",
+        vmin=-top if signed else 0.0,
+        vmax=top,
+    )
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+    return save(fig, path)

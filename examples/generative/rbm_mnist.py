@@ -47,7 +47,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 
 from jnn import data, plotting
@@ -65,28 +64,6 @@ def binarised_mnist(train_size: int, test_size: int):
     train = np.asarray(gen.binarize(jax.random.key(2008), train))
     test = np.asarray(gen.binarize(jax.random.key(2009), ds.test["x"][:test_size]))
     return train, test
-
-
-def image_grid(images: np.ndarray, path: Path, title: str, signed=False) -> Path:
-    """Up to 100 28 x 28 images tiled 10 per row into one picture."""
-    images = np.asarray(images)[:100].reshape(-1, 28, 28)
-    rows = -(-len(images) // 10)
-    tiles = np.full((rows * 10, 28, 28), np.nan)
-    tiles[: len(images)] = images
-    mosaic = tiles.reshape(rows, 10, 28, 28).transpose(0, 2, 1, 3)
-    mosaic = np.pad(mosaic, ((0, 0), (1, 1), (0, 0), (1, 1)), constant_values=np.nan)
-    mosaic = mosaic.reshape(rows * 30, 10 * 30)
-    limit = float(np.nanmax(np.abs(mosaic))) if signed else 1.0
-    fig, ax = plt.subplots(figsize=(6, 0.6 * rows + 0.4))
-    ax.imshow(
-        mosaic,
-        cmap="RdBu_r" if signed else "gray",
-        vmin=-limit if signed else 0.0,
-        vmax=limit,
-    )
-    ax.axis("off")
-    ax.set_title(title)
-    return plotting.save(fig, path)
 
 
 def train_one(method, train, test, args):
@@ -160,13 +137,13 @@ def evaluate(method, result, train, test, args) -> dict:
         start = gen.binarize(jax.random.key(7), jnp.broadcast_to(rates, (100, 784)))
     samples = np.asarray(gen.sample(rbm, jax.random.key(8), start[:100], args.sweeps))
     figures = [
-        image_grid(
+        plotting.image_grid(
             np.asarray(rbm.weights.T[:100]),
             args.out / f"rbm_{method}_filters.png",
             f"{method}: first 100 filters",
             signed=True,
         ),
-        image_grid(
+        plotting.image_grid(
             samples,
             args.out / f"rbm_{method}_samples.png",
             f"{method}: samples after {args.sweeps} Gibbs sweeps (means)",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 
 from jnn import plotting
@@ -30,28 +29,6 @@ from jnn.generative import (
     sample,
 )
 from jnn.train import fit
-
-
-def _grid(images: np.ndarray, path, title: str, signed: bool):
-    """Up to 50 28 x 28 images tiled 10 per row into one picture."""
-    images = np.asarray(images)[:50].reshape(-1, 28, 28)
-    rows = -(-len(images) // 10)
-    tiles = np.full((rows * 10, 28, 28), np.nan)
-    tiles[: len(images)] = images
-    mosaic = tiles.reshape(rows, 10, 28, 28).transpose(0, 2, 1, 3)
-    mosaic = np.pad(mosaic, ((0, 0), (1, 1), (0, 0), (1, 1)), constant_values=np.nan)
-    mosaic = mosaic.reshape(rows * 30, 10 * 30)
-    limit = float(np.nanmax(np.abs(mosaic))) if signed else 1.0
-    fig, ax = plt.subplots(figsize=(7, 0.7 * rows + 0.5))
-    ax.imshow(
-        mosaic,
-        cmap="RdBu_r" if signed else "gray",
-        vmin=-limit if signed else 0.0,
-        vmax=limit,
-    )
-    ax.axis("off")
-    ax.set_title(title, fontsize=10)
-    return plotting.save(fig, path)
 
 
 @jax.jit
@@ -95,17 +72,18 @@ def rbm_mnist(config: DemoConfig) -> DemoResult:
     samples = sample(rbm, jax.random.fold_in(key, 3), noise, sweeps)
     out = config.out
     figures = (
-        _grid(
+        plotting.image_grid(
             np.asarray(rbm.weights.T[:50]),
             out / "rbm_mnist_filters.png",
             f"784-{hidden} RBM, CD-1: filters of the first 50 hidden units",
             signed=True,
+            limit=50,
         ),
-        _grid(
+        plotting.image_grid(
             np.asarray(samples),
             out / "rbm_mnist_samples.png",
             f"samples after {sweeps} Gibbs sweeps from base-rate noise",
-            signed=False,
+            limit=50,
         ),
     )
     return DemoResult(
