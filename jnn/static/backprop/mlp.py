@@ -72,7 +72,7 @@ def kernel_initializer(spec: str | float | Callable) -> Callable:
 class MLP(nn.Module):
     """Fully connected network ``x -> g(W1 x + b1) -> ... -> W_L h + b_L``.
 
-    Args:
+    Attributes:
       features: widths of every layer, the last one being the output (logits
         for classification, values for regression); e.g. ``(64, 10)`` is one
         hidden layer of 64 units and 10 outputs.
