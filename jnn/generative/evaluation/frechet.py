@@ -55,8 +55,9 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
 
     Warns:
       UserWarning: ``n <= d``: the covariance has rank at most ``n - 1 < d``
-      (singular). :func:`frechet_distance` is still defined, but the estimate
-      is strongly biased upwards; compare FIDs only at equal, large ``n``.
+        (singular). :func:`frechet_distance` is still defined, but the
+        estimate is strongly biased upwards; compare FIDs only at equal,
+        large ``n``.
     """
     check_array(features, "features", ndim=2, kind="n")
     x = np.asarray(features, np.float64)
@@ -135,8 +136,9 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
       clipped to 0).
 
     Raises:
-      TypeError, ValueError: non-numeric, non-finite, mismatched shapes or
-      non-symmetric covariances.
+      TypeError: non-numeric inputs.
+      ValueError: non-finite values, mismatched shapes or non-symmetric
+        covariances.
 
     Example:
       >>> import numpy as np
