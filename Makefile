@@ -40,6 +40,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/transformer.py
 	$(BIN)/python benchmarks/graph.py
 	$(BIN)/python benchmarks/rbm.py
+	$(BIN)/python benchmarks/vae.py
 
 docs: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e ".[docs]"

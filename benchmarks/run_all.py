@@ -46,6 +46,7 @@ SCRIPTS = tuple(
         "rnn",
         "transformer",
         "rbm",
+        "vae",
         "graph",
         "hopfield_discrete",
         "hopfield_continuous",

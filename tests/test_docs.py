@@ -6,6 +6,9 @@ import importlib
 import pytest
 
 MODULES = [
+    "jnn.generative.vae.elbo",
+    "jnn.generative.vae.interpolation",
+    "jnn.generative.vae.model",
     "jnn.data.datasets",
     "jnn.data.graphs",
     "jnn.data.graph_ops",

@@ -1,4 +1,4 @@
-"""Energy-based generative models, curriculum Gen: restricted Boltzmann machines.
+"""Generative models, curriculum Gen: Boltzmann machines, RBMs, DBNs, VAEs.
 
 Energy first, as in the Hopfield chapter: a model is an energy function
 ``E(params, v, h)``; its free energy, Gibbs conditionals, samplers, learning
@@ -32,6 +32,12 @@ Public API:
                                          AIS (Salakhutdinov & Murray 2008)
   log_likelihood(rbm, v, log_z), pseudo_likelihood(rbm, v, key),
   reconstruction_error(rbm, v, key)      nats per example and stand-ins
+  vae: mlp_vae(latents, hidden, features, likelihood), VAE, GaussianEncoder,
+  BernoulliDecoder, GaussianDecoder, negative_elbo(model),
+  importance_weighted_bound(model, params, x, key, k), latent_interpolation
+  (and, in jnn.generative.vae: elbo_terms, gaussian_kl, sample_prior,
+  reconstruct, interpolate, ...)         Gen4: VAE (Kingma & Welling 2014)
+                                         and IWAE-K (Burda et al. 2016)
   mnist_fid(samples, reference), real_floor(n), sample_quality(samples, labels),
   mnist_scores, mode_coverage, frechet_distance, feature_statistics,
   load_mnist_classifier(cache_dir)       the MNIST-FID yardstick shared by every
@@ -63,7 +69,7 @@ Public API:
                                          an MLP for gradient_learner
 """
 
-from jnn.generative import evaluation
+from jnn.generative import evaluation, vae
 from jnn.generative.boltzmann.dbn import (
     DBN,
     PretrainResult,
@@ -162,6 +168,16 @@ from jnn.generative.evaluation import (
     real_floor,
     sample_quality,
 )
+from jnn.generative.vae import (
+    VAE,
+    BernoulliDecoder,
+    GaussianDecoder,
+    GaussianEncoder,
+    importance_weighted_bound,
+    latent_interpolation,
+    mlp_vae,
+    negative_elbo,
+)
 
 __all__ = [
     "DBN",
@@ -170,11 +186,15 @@ __all__ = [
     "MAX_EXACT_UNITS",
     "PAPER_SCHEDULE",
     "RBM",
+    "VAE",
     "AISEstimate",
+    "BernoulliDecoder",
     "BoltzmannMachine",
     "BoltzmannState",
     "CDState",
     "DBNClassifier",
+    "GaussianDecoder",
+    "GaussianEncoder",
     "GaussianRBM",
     "MnistScores",
     "PhaseStatistics",
@@ -218,16 +238,20 @@ __all__ = [
     "hidden_input",
     "hidden_log_marginal",
     "hidden_probabilities",
+    "importance_weighted_bound",
     "init_boltzmann_machine",
     "init_rbm",
+    "latent_interpolation",
     "load_mnist_classifier",
     "local_field",
     "log_likelihood",
     "log_likelihood_gradient",
     "log_partition",
+    "mlp_vae",
     "mnist_fid",
     "mnist_scores",
     "mode_coverage",
+    "negative_elbo",
     "negative_samples",
     "persistent_contrastive_divergence",
     "pretrain_dbn",
@@ -242,5 +266,6 @@ __all__ = [
     "sequential_gibbs",
     "statistics_gradient",
     "up_down",
+    "vae",
     "visible_mean",
 ]
