@@ -6,7 +6,11 @@ states, applied through its structure (row, column, global sums and one
 ``d @ rolled V`` product), against the dense ``(n^2, n^2)`` matrix product
 where it fits (n <= 40); (2) the Potts mean-field anneal (default schedule:
 233 sweeps of n serial city updates) per restart, 16 vmapped restarts. Both
-should grow as n^3 (the fitted log-log slope is printed).
+should grow as n^3 (the fitted log-log slope is printed); (3) the neural
+peers on the same instances, 16 vmapped restarts each: the elastic net
+(Durbin & Willshaw 1987; 2,000 iterations over 2.5 n ring points: O(n^2) per
+iteration) and Angeniol's SOM ring (1988; n city presentations per survey over
+about 3 n nodes: O(n^2) per survey).
 TSPLIB: eil51, berlin52, st70 with 256 restarts (neural alone, then the
 separate vmapped 2-opt polish), seconds per instance.
 
@@ -33,11 +37,13 @@ import _harness as h  # noqa: E402
 from jnn.hopfield import (  # noqa: E402
     anneal_tsp,
     dense_weights,
+    elastic_net,  # noqa: E402
     hopfield_tank,
     potts_tsp,
     random_tsp,
 )
 from jnn.hopfield.demos.tsp import tsplib_study  # noqa: E402
+from jnn.static import som_ring  # noqa: E402
 
 BATCH, RESTARTS = 64, 16
 
@@ -72,6 +78,24 @@ def _anneal_row(n: int, repeats: int) -> dict:
     row["iterations"] = int(t.results[0].steps[0])
     row["per_restart_s"] = t.median / RESTARTS
     return row
+
+
+def _peer_rows(n: int, repeats: int) -> list[dict]:
+    """Elastic net and SOM ring on n random cities, RESTARTS restarts, per call."""
+    points, d = (np.asarray(a) for a in random_tsp(jax.random.key(n), n))
+    key = jax.random.key(0)
+    rows = []
+    for impl, method in (("elastic net", elastic_net), ("SOM ring", som_ring)):
+        t = h.time_calls(
+            lambda i, method=method: jax.block_until_ready(
+                method(points, key, distances=d, restarts=RESTARTS)
+            ),
+            repeats,
+        )
+        row = _row(f"{impl}, n={n}, {RESTARTS} restarts", impl, t, n)
+        row["per_restart_s"] = t.median / RESTARTS
+        rows.append(row)
+    return rows
 
 
 def _row(workload: str, impl: str, t: h.Timing, n: int) -> dict:
@@ -125,6 +149,7 @@ def measure(smoke: bool | str = False) -> list[dict]:
     for n in sizes:
         rows += _field_rows(n, repeats)
         rows.append(_anneal_row(n, anneal_repeats))
+        rows += _peer_rows(n, anneal_repeats)
     return rows + _tsplib_rows(restarts, names)
 
 
@@ -156,6 +181,8 @@ def main(argv: list[str] | None = None) -> dict:
     slopes = {
         "structured field": _slope(rows, "jnn structured", "HT"),
         "Potts anneal": _slope(rows, "jnn", "Potts"),
+        "elastic net": _slope(rows, "elastic net", "elastic"),
+        "SOM ring": _slope(rows, "SOM ring", "SOM"),
     }
     print("log-log slope of time vs n:", {k: round(v, 2) for k, v in slopes.items()})
     usage = monitor.stop()

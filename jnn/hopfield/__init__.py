@@ -39,6 +39,8 @@ Continuous Hopfield networks (D1-D5, D7):
                            Hopfield-Tank (1985) TSP network, structured O(n^3) (tsp)
   PottsTSP, potts_tsp, anneal_tsp, potts_energy, potts_critical_temperature
                            Potts mean-field annealing, Peterson-Soderberg (tsp_potts)
+  elastic_net, ElasticNetResult, ring_tours, classical_scaling
+                           the elastic net, Durbin & Willshaw 1987 (elastic_net)
 """
 
 from jnn.hopfield.continuous.chnn import (
@@ -92,6 +94,12 @@ from jnn.hopfield.discrete.rules import (
 )
 from jnn.hopfield.discrete.spurious import SpuriousCensus, spurious_census
 from jnn.hopfield.discrete.trials import flip_bits
+from jnn.hopfield.problems.elastic_net import (
+    ElasticNetResult,
+    classical_scaling,
+    elastic_net,
+    ring_tours,
+)
 from jnn.hopfield.problems.qubo import (
     MAX_BRUTE_FORCE_VARIABLES,
     QUBOSolution,
@@ -139,6 +147,7 @@ from jnn.hopfield.problems.tsp_potts import (
 )
 
 __all__: list[str] = []
+__all__ += ["ElasticNetResult", "classical_scaling", "elastic_net", "ring_tours"]
 __all__ += [
     "Recall",
     "RecallTrace",

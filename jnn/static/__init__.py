@@ -15,6 +15,7 @@ Public API (this issue: S1-S3, the MLP trained by back-propagation):
   som, som_batch, som_fit, som_predict
                            S1: Kohonen SOM (online/batch learners, MiniSom semantics)
   som_fit_seeds            S1: many SOM seeds in one vmapped call
+  som_ring, SOMRingResult  S1: Angeniol's self-organising ring for the TSP
   quantization_error, topographic_error, u_matrix, hit_map, best_matching_unit
                            S1: SOM metrics (MiniSom's definitions)
   gmm_em, gmm_fit, gmm_predict, gmm_predict_proba
@@ -76,6 +77,7 @@ from jnn.static.maps.som_metrics import (
     topographic_error,
     u_matrix,
 )
+from jnn.static.maps.som_ring import SOMRingResult, som_ring
 from jnn.static.mixtures.kmeans import (
     KMeansResult,
     KMeansState,
@@ -172,6 +174,7 @@ __all__ = [
     "ridge_weights",
     "DECAYS",
     "SOMResult",
+    "SOMRingResult",
     "SOMState",
     "best_matching_unit",
     "grid_coordinates",
@@ -184,6 +187,7 @@ __all__ = [
     "som_fit",
     "som_fit_seeds",
     "som_predict",
+    "som_ring",
     "topographic_error",
     "u_matrix",
     "GMMParams",

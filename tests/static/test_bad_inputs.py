@@ -817,6 +817,28 @@ SPECS = [
         free=("settings",),
     ),
     Spec(
+        S.som_ring,
+        {"points": X, "key": KEY, "restarts": 2},
+        {
+            "points": {
+                **matrix(X, features=False, dtype=False),
+                "three": X[:3],
+            },
+            "key": keys(),
+            "restarts": count(),
+            "gain": positive(),
+            "final_gain": {**positive(), "above_gain": 20.0},
+            "alpha": {**positive(), "one": 1.0},
+            "distances": {
+                "shape": np.ones((3, 3)),
+                "negative": -np.ones((12, 12)),
+                "asymmetric": np.triu(np.ones((12, 12))),
+                "nan": np.full((12, 12), NAN),
+            },
+        },
+        match={"final_gain": "`final_gain"},
+    ),
+    Spec(
         S.som_predict,
         {"params": CODEBOOK, "x": X},
         {"params": {**matrix(CODEBOOK), "string": "map"}, "x": matrix(X)},
