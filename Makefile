@@ -41,6 +41,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/graph.py
 	$(BIN)/python benchmarks/rbm.py
 	$(BIN)/python benchmarks/vae.py
+	$(BIN)/python benchmarks/gan.py
 
 docs: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e ".[docs]"

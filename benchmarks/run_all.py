@@ -47,6 +47,7 @@ SCRIPTS = tuple(
         "transformer",
         "rbm",
         "vae",
+        "gan",
         "graph",
         "hopfield_discrete",
         "hopfield_continuous",

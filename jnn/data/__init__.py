@@ -16,6 +16,8 @@ Public API:
   epoch_indices, take, batches, n_batches  mini-batching used by the engine
   load_tsplib(path_or_name) -> TSPInstance TSPLIB95 symmetric TSP (bundled or a file)
   load_tour(path), tsplib_instances()      .opt.tour reader (0-based), bundled names
+  gaussian_ring(key, n, modes, radius, std), ring_centres
+                                           the 8-Gaussian ring (GAN mode collapse)
   adding_problem, copy_task (key-driven)   long-range memory tasks (+ their baselines)
   mnist_rows(...) -> Dataset               MNIST as 28 steps of 28-pixel rows
   load_text(name_or_path) -> TextCorpus    character corpus (Tiny Shakespeare shipped),
@@ -28,6 +30,7 @@ from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
 from jnn.data.graph_ops import PaddedGraph, induced_subgraph, pad_graph
 from jnn.data.graphs import GraphData, check_graph, load_karate_club
+from jnn.data.mixtures import gaussian_ring, ring_centres
 from jnn.data.planetoid import (
     PLANETOIDS,
     PlanetoidData,
@@ -71,6 +74,8 @@ __all__ += ["TSPInstance", "load_tour", "load_tsplib", "tsplib_instances"]
 __all__ += [
     "ADDING_BASELINE_MSE",
     "adding_problem",
+    "gaussian_ring",
+    "ring_centres",
     "copy_task",
     "copy_task_baseline",
     "mnist_rows",

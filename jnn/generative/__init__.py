@@ -1,4 +1,4 @@
-"""Generative models, curriculum Gen: Boltzmann machines, RBMs, DBNs, VAEs.
+"""Generative models, curriculum Gen: Boltzmann machines, RBMs, DBNs, GANs, VAEs.
 
 Energy first, as in the Hopfield chapter: a model is an energy function
 ``E(params, v, h)``; its free energy, Gibbs conditionals, samplers, learning
@@ -32,6 +32,13 @@ Public API:
                                          AIS (Salakhutdinov & Murray 2008)
   log_likelihood(rbm, v, log_z), pseudo_likelihood(rbm, v, key),
   reconstruction_error(rbm, v, key)      nats per example and stand-ins
+  gan: gan_learner(generator, discriminator, *, latent_size, loss, penalty,
+  clip, n_critic), wgan, wgan_gp, MLPGenerator, MLPDiscriminator,
+  DCGANGenerator, DCGANDiscriminator, dcgan_sizes, the losses
+  (discriminator_loss, non_saturating_generator_loss, minimax_generator_loss,
+  wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty,
+  clip_weights), ring_scores (and, in jnn.generative.gan: generate, ...)
+                                         Gen3: GAN, DCGAN, WGAN, WGAN-GP
   vae: mlp_vae(latents, hidden, features, likelihood), VAE, GaussianEncoder,
   BernoulliDecoder, GaussianDecoder, negative_elbo(model),
   importance_weighted_bound(model, params, x, key, k), latent_interpolation
@@ -69,7 +76,7 @@ Public API:
                                          an MLP for gradient_learner
 """
 
-from jnn.generative import evaluation, vae
+from jnn.generative import evaluation, gan, vae
 from jnn.generative.boltzmann.dbn import (
     DBN,
     PretrainResult,
@@ -168,6 +175,26 @@ from jnn.generative.evaluation import (
     real_floor,
     sample_quality,
 )
+from jnn.generative.gan import (
+    PENALTY_WEIGHT,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    RingScores,
+    clip_weights,
+    dcgan_sizes,
+    discriminator_loss,
+    gan_learner,
+    gradient_penalty,
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+    ring_scores,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+    wgan,
+    wgan_gp,
+)
 from jnn.generative.vae import (
     VAE,
     BernoulliDecoder,
@@ -185,6 +212,7 @@ __all__ = [
     "MAX_EXACT_PAIR",
     "MAX_EXACT_UNITS",
     "PAPER_SCHEDULE",
+    "PENALTY_WEIGHT",
     "RBM",
     "VAE",
     "AISEstimate",
@@ -193,12 +221,17 @@ __all__ = [
     "BoltzmannState",
     "CDState",
     "DBNClassifier",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "GaussianDecoder",
     "GaussianEncoder",
     "GaussianRBM",
+    "MLPDiscriminator",
+    "MLPGenerator",
     "MnistScores",
     "PhaseStatistics",
     "PretrainResult",
+    "RingScores",
     "SampleQuality",
     "UpDownState",
     "annealed_importance_sampling",
@@ -215,6 +248,7 @@ __all__ = [
     "check_dbn",
     "check_rbm",
     "check_visible",
+    "clip_weights",
     "contrastive_divergence",
     "dbn_classifier",
     "dbn_down_pass",
@@ -224,6 +258,8 @@ __all__ = [
     "dbn_log_likelihood",
     "dbn_predict",
     "dbn_up_pass",
+    "dcgan_sizes",
+    "discriminator_loss",
     "energy",
     "evaluation",
     "exact_distribution",
@@ -232,9 +268,12 @@ __all__ = [
     "frechet_distance",
     "free_energy",
     "free_energy_gradient",
+    "gan",
+    "gan_learner",
     "gibbs_chain",
     "gibbs_step",
     "gibbs_sweeps",
+    "gradient_penalty",
     "hidden_input",
     "hidden_log_marginal",
     "hidden_probabilities",
@@ -247,17 +286,20 @@ __all__ = [
     "log_likelihood",
     "log_likelihood_gradient",
     "log_partition",
+    "minimax_generator_loss",
     "mlp_vae",
     "mnist_fid",
     "mnist_scores",
     "mode_coverage",
     "negative_elbo",
     "negative_samples",
+    "non_saturating_generator_loss",
     "persistent_contrastive_divergence",
     "pretrain_dbn",
     "pseudo_likelihood",
     "real_floor",
     "reconstruction_error",
+    "ring_scores",
     "sample",
     "sample_hidden",
     "sample_quality",
@@ -268,4 +310,8 @@ __all__ = [
     "up_down",
     "vae",
     "visible_mean",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "wgan",
+    "wgan_gp",
 ]

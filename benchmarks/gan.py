@@ -1,0 +1,287 @@
+"""Benchmark: DCGAN training steps on MNIST, jnn vs PyTorch (issue 17).
+
+Workload: the 28 x 28 DCGAN of :mod:`jnn.generative.gan.dcgan` (generator
+1,066,880 parameters, sides 1-4-7-14-28; discriminator 431,872, 28-14-7-4-1;
+latent size 100; batch normalisation, ReLU / LeakyReLU(0.2), tanh output; no
+biases), MNIST scaled to [-1, 1], batch 64, Adam(2e-4, b1=0.5) for both
+players, non-saturating loss. One step = one discriminator update (real and
+generated batches through D separately) + one generator update. Figure:
+training images per second (64 per step), steady state, median of
+``--repeats`` calls of ``--steps`` steps each, interleaved round-robin so that
+every row sees the same machine load; compile time apart.
+
+Rows:
+
+* ``jnn.fit``: ``fit(gan_learner(DCGANGenerator(), DCGANDiscriminator(),
+  latent_size=100), {"x": x}, batch_size=64, epochs=1)``: the whole epoch is
+  one compiled ``lax.scan`` (the learner is reused: calls after the first are
+  not recompiled).
+* ``torch eager``: PyTorch's DCGAN example step (``examples/dcgan/main.py``:
+  ``netD(real)``, ``netD(fake.detach())``, ``netD(fake)`` for the generator,
+  foreach Adam) with the same architecture, ``torch.set_num_threads(cores)``.
+* ``torch.compile``: the same step with both networks through
+  ``torch.compile`` (skipped with the reason when it fails here).
+
+Run::
+
+    taskset -c 1 .venv/bin/python benchmarks/gan.py      # a few minutes, one core
+    .venv/bin/python benchmarks/gan.py --quick
+    .venv/bin/python benchmarks/gan.py --smoke
+
+Results go to ``benchmarks/results/gan.json`` (``gan_quick.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from typing import Any
+
+import _harness as h
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jnn import data
+from jnn.generative.gan import DCGANDiscriminator, DCGANGenerator, gan_learner
+from jnn.train import fit
+
+LATENT, BATCH, LR, B1 = 100, 64, 2e-4, 0.5
+TARGET = 1.5  # issue 17: >= 1.5x PyTorch (145 img/s on 2 cores)
+
+
+def mnist(n: int) -> np.ndarray:
+    """``n`` MNIST training images, NHWC in [-1, 1]."""
+    ds = data.load("mnist", standardize=False, flatten=False, val_size=1000)
+    return ds.train["x"][:n] * 2.0 - 1.0
+
+
+def parameter_counts() -> tuple[int, int]:
+    """(generator, discriminator) parameters of the jnn networks."""
+    from jnn.train import init_model
+
+    g, _ = init_model(DCGANGenerator(), jax.random.key(0), jnp.zeros((1, LATENT)))
+    d, _ = init_model(
+        DCGANDiscriminator(), jax.random.key(0), jnp.zeros((1, 28, 28, 1))
+    )
+    count = lambda t: sum(a.size for a in jax.tree.leaves(t))  # noqa: E731
+    return count(g), count(d)
+
+
+# --- jnn ---------------------------------------------------------------------------
+
+
+def jnn_trainer(x: np.ndarray):
+    """``run(i)``: one ``fit`` epoch over ``x`` (len(x) // 64 steps), seed ``i``."""
+    learner = gan_learner(DCGANGenerator(), DCGANDiscriminator(), latent_size=LATENT)
+    train = {"x": jnp.asarray(x)}
+
+    def run(i: int):
+        result = fit(
+            learner,
+            train,
+            key=jax.random.key(i),
+            epochs=1,
+            batch_size=BATCH,
+            progress=False,
+        )
+        return result.history["generator_loss"]
+
+    return run
+
+
+# --- PyTorch -----------------------------------------------------------------------
+
+
+def torch_networks():
+    """The same generator and discriminator in PyTorch, DCGAN initialisation."""
+    import torch
+    from torch import nn
+
+    g = nn.Sequential(
+        nn.ConvTranspose2d(LATENT, 256, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(256),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(256, 128, 4, 2, 2, output_padding=1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
+    d = nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(128, 256, 3, 2, 1, bias=False),
+        nn.BatchNorm2d(256),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(256, 1, 4, 1, 0, bias=False),
+    )
+
+    def init(m):
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+    g.apply(init)
+    d.apply(init)
+    torch.manual_seed(0)
+    return g, d
+
+
+def torch_trainer(x: np.ndarray, compiled: bool):
+    """``run(i)``: PyTorch's DCGAN example step over ``x`` in batches of 64."""
+    import torch
+    import torch.nn.functional as F
+
+    x_all = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    g, d = torch_networks()
+    opt_g = torch.optim.Adam(g.parameters(), lr=LR, betas=(B1, 0.999), foreach=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=LR, betas=(B1, 0.999), foreach=True)
+    net_g, net_d = (torch.compile(g), torch.compile(d)) if compiled else (g, d)
+    ones, zeros = torch.ones(BATCH), torch.zeros(BATCH)
+
+    def step(real):
+        d.zero_grad(set_to_none=True)
+        loss_real = F.binary_cross_entropy_with_logits(net_d(real).view(-1), ones)
+        loss_real.backward()
+        fake = net_g(torch.randn(BATCH, LATENT, 1, 1))
+        loss_fake = F.binary_cross_entropy_with_logits(
+            net_d(fake.detach()).view(-1), zeros
+        )
+        loss_fake.backward()
+        opt_d.step()
+        g.zero_grad(set_to_none=True)
+        loss_g = F.binary_cross_entropy_with_logits(net_d(fake).view(-1), ones)
+        loss_g.backward()
+        opt_g.step()
+        return loss_g
+
+    def run(i: int):
+        torch.manual_seed(i)
+        order = torch.randperm(len(x_all))
+        losses = [
+            step(x_all[order[s * BATCH : (s + 1) * BATCH]]).item()
+            for s in range(len(x_all) // BATCH)
+        ]
+        return np.asarray(losses)
+
+    return run
+
+
+# --- the table ---------------------------------------------------------------------
+
+
+def throughput_rows(x, repeats: int, peers: list[str]) -> list[h.Row]:
+    workload = f"DCGAN 28x28 G 1.07M / D 0.43M, B={BATCH}, D+G step"
+    workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
+    if "torch eager" in peers:
+        workloads["torch eager"] = h.with_threads(torch_trainer(x, False), None)
+    if "torch.compile" in peers:
+        with h.torch_threads(None, True):
+            pass
+        workloads["torch.compile"] = h.with_threads(torch_trainer(x, True), None)
+    cpu: dict[str, list[float]] = {name: [] for name in workloads}
+    workloads = {name: _cpu_timed(fn, cpu[name]) for name, fn in workloads.items()}
+    timings = h.interleaved(workloads, repeats)
+    rows = []
+    for name, result in timings.items():
+        peer = not name.startswith("jnn")
+        if isinstance(result, str):
+            rows.append(h.skipped_row(workload, name, result, peer=peer))
+            continue
+        compiles = name in ("jnn.fit", "torch.compile")
+        images = (len(x) // BATCH) * BATCH
+        rows.append(
+            h.Row(
+                workload,
+                name,
+                images / result.median,
+                result.compile if compiles else None,
+                None,
+                {
+                    "median_s": result.median,
+                    "times_s": result.times,
+                    "first_call_s": result.first,
+                    "last_generator_loss": float(np.asarray(result.results[-1])[-1]),
+                    "cpu_s": cpu[name][1:],
+                    "cpu_images_per_s": images / float(np.median(cpu[name][1:])),
+                },
+                peer=peer,
+            )
+        )
+    return rows
+
+
+def _cpu_timed(fn, seconds: list[float]):
+    """``fn`` that appends its process CPU seconds (result awaited) to ``seconds``."""
+
+    def call(i: int):
+        start = time.process_time()
+        out = jax.block_until_ready(fn(i))
+        seconds.append(time.process_time() - start)
+        return out
+
+    return call
+
+
+PEERS = ["torch eager", "torch.compile"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8, help="D+G steps per call")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--peers", nargs="+", default=PEERS, help=f"of {PEERS}")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--smoke", action="store_true", help="runs, not timings")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.repeats = 4, 3
+    if args.smoke:
+        args.steps, args.repeats, args.peers = 2, 1, ["torch eager"]
+    info = h.machine_info()
+    h.set_torch_threads()
+    g_count, d_count = parameter_counts()
+    info["parameters"] = {"generator": g_count, "discriminator": d_count}
+    x = mnist(args.steps * BATCH)
+    monitor = h.CpuMonitor().start()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = throughput_rows(x, args.repeats, args.peers)
+    info["cpu_usage"] = monitor.stop()
+    h.print_table(rows, "DCGAN training, images/s", info=info)
+    print(f"parameters: generator {g_count:,}, discriminator {d_count:,}")
+    for r in rows:
+        if r.samples_per_s is not None:
+            print(
+                f"  {r.impl}: {r.extra['cpu_images_per_s']:,.0f} images per CPU "
+                f"second; median {r.extra['median_s']:.3f} s per {args.steps} steps"
+            )
+    comparisons = h.row_comparisons(rows, targets={r.workload: TARGET for r in rows})
+    h.print_comparisons(comparisons)
+    h.warn_if_busy(info["cpu_usage"])
+    path = h.write_json(
+        h.result_name("gan", h.mode_of(args)),
+        {
+            "machine": info,
+            "settings": vars(args),
+            "rows": rows,
+            "comparisons": comparisons,
+            "seconds": time.perf_counter() - start,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
