@@ -42,6 +42,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/rbm.py
 	$(BIN)/python benchmarks/vae.py
 	$(BIN)/python benchmarks/gan.py
+	$(BIN)/python benchmarks/diffusion.py
 
 docs: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e ".[docs]"

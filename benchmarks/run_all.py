@@ -48,6 +48,7 @@ SCRIPTS = tuple(
         "rbm",
         "vae",
         "gan",
+        "diffusion",
         "graph",
         "hopfield_discrete",
         "hopfield_continuous",

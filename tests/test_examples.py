@@ -52,6 +52,7 @@ def test_every_example_is_tested():
         "generative/gan_mnist.py",
         "generative/cyclegan_mnist.py",
         "generative/stylegan_mnist.py",
+        "generative/diffusion_mnist.py",
     }
     assert scripts == here | tested_elsewhere | not_smoke_tested
 

@@ -42,6 +42,10 @@ CHAPTERS = (
     Chapter("transformer", "jnn.transformer", "Transformers", "T"),
     Chapter("graph", "jnn.graph", "Graph networks", "G"),
     Chapter("generative", "jnn.generative", "Generative models", "Gen"),
+    Chapter("generative-gan", "jnn.generative.gan", "GANs", "Gen3"),
+    Chapter("generative-vae", "jnn.generative.vae", "VAE", "Gen4"),
+    Chapter("generative-diffusion", "jnn.generative.diffusion", "Diffusion", "Gen4"),
+    Chapter("generative-evaluation", "jnn.generative.evaluation", "MNIST-FID", "Gen5"),
 )
 
 # Defining module (prefix) -> curriculum id(s); see /CURRICULUM ids in the docs.

@@ -1,4 +1,4 @@
-"""Generative models, curriculum Gen: Boltzmann machines, RBMs, DBNs, GANs, VAEs.
+"""Generative models, curriculum Gen: BM, RBM, DBN, GAN, VAE, diffusion.
 
 Energy first, as in the Hopfield chapter: a model is an energy function
 ``E(params, v, h)``; its free energy, Gibbs conditionals, samplers, learning
@@ -39,6 +39,11 @@ Public API:
   wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty,
   clip_weights), ring_scores (and, in jnn.generative.gan: generate, ...)
                                          Gen3: GAN, DCGAN, WGAN, WGAN-GP
+  diffusion: linear_schedule, cosine_schedule, UNet, simple_loss,
+  ancestral_sample, ddim_sample, probability_flow_sample, forward_sample, ...
+                                         Gen4: DDPM (Ho et al. 2020), DDIM (Song
+                                         et al. 2021), the probability-flow ODE
+                                         on Diffrax (Song et al. 2021)
   vae: mlp_vae(latents, hidden, features, likelihood), VAE, GaussianEncoder,
   BernoulliDecoder, GaussianDecoder, negative_elbo(model),
   importance_weighted_bound(model, params, x, key, k), latent_interpolation
@@ -76,7 +81,7 @@ Public API:
                                          an MLP for gradient_learner
 """
 
-from jnn.generative import evaluation, gan, vae
+from jnn.generative import diffusion, evaluation, gan, vae
 from jnn.generative.boltzmann.dbn import (
     DBN,
     PretrainResult,
@@ -259,6 +264,7 @@ __all__ = [
     "dbn_predict",
     "dbn_up_pass",
     "dcgan_sizes",
+    "diffusion",
     "discriminator_loss",
     "energy",
     "evaluation",

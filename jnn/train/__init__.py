@@ -10,6 +10,8 @@ Public API:
                                          train flag, model state)
   classification_loss, regression_loss   losses built from a Flax module
   players_learner, Player, PlayersState  several optimisers taking turns (GANs)
+  with_ema(learner, decay, warmup), ema_params, EMAState
+                                         moving average of the weights (any learner)
   BatchPlan, shuffled, full_batch, sequence_windows
                                          how an epoch walks the data
   fit(learner, train, *, key, epochs, batch_size | plan, val, stop,
@@ -19,6 +21,7 @@ Public API:
 """
 
 from jnn.train import stopping
+from jnn.train.ema import EMAState, ema_params, with_ema
 from jnn.train.fit import fit
 from jnn.train.learner import Learner, TrainState, evaluate_with_key, gradient_learner
 from jnn.train.loop import FitResult, RunResult, TrainingDiverged, check_like, run
@@ -40,6 +43,7 @@ from jnn.train.stopping import (
 __all__ = [
     "BatchPlan",
     "Context",
+    "EMAState",
     "FitResult",
     "Learner",
     "Player",
@@ -53,6 +57,7 @@ __all__ = [
     "apply_model",
     "check_like",
     "classification_loss",
+    "ema_params",
     "evaluate_with_key",
     "fit",
     "full_batch",
@@ -69,4 +74,5 @@ __all__ = [
     "shuffled",
     "stopping",
     "validation_patience",
+    "with_ema",
 ]
