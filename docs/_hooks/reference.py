@@ -127,12 +127,8 @@ NAME_IDS = {
 }
 
 # Griffe docstring warnings tolerated (logged at INFO, not failing --strict)
-# for modules other helpers are changing while this page was built. TEMPORARY:
-# empty this tuple once their docstrings are fixed (see docs/README.md).
-TOLERATED_WARNING_MODULES: tuple[str, ...] = (
-    "jnn/generative/",
-    "jnn/hopfield/problems/tsp",
-)
+# for modules being rewritten; keep it empty (see docs/README.md).
+TOLERATED_WARNING_MODULES: tuple[str, ...] = ()
 
 
 def exported_names(package: str) -> list[str]:
