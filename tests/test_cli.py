@@ -14,8 +14,15 @@ def test_list_shows_every_demo(capsys):
     assert all(name in out for name in names)
 
 
+# Tour families, one test each so that pytest-xdist spreads them over workers.
+# "G1" (graphs) is not a prefix of "Gen1" (generative models).
+FAMILIES = ["S", "D", "C", "R", "T", "G1", "G2", "G3", "Gen1", "Gen2", "Gen3"]
+FAMILIES += ["Gen4", "Gen5"]
+
+
 def test_every_demo_belongs_to_a_toured_chapter():
-    assert all(d.chapter[0] in "SDCRTG" for d in registry().values())
+    for demo in registry().values():
+        assert demo.chapter.startswith(tuple(FAMILIES)), demo
 
 
 def test_unknown_demo_is_a_clear_error(capsys):
@@ -37,9 +44,17 @@ def test_run_writes_plots(tmp_path, capsys):
     assert "stopped by" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("chapter", ["S", "D", "C", "R", "T", "G"])
+# The GAN demos (vmapped WGAN-GP and DCGAN updates, ~50 s of one core) and the
+# Gen5 comparison (four trainings, ~30 s) compile too long even at smoke sizes
+# for the suite's budget (see the issue 17 and 18 notes): run them with -m slow.
+TOURS = [
+    pytest.param(f, marks=pytest.mark.slow) if f in ("Gen3", "Gen5") else f
+    for f in FAMILIES
+]
+
+
+@pytest.mark.parametrize("chapter", TOURS)
 def test_tour_smoke_writes_report_and_every_figure(chapter, tmp_path, capsys):
-    # One tour per chapter family, so that pytest-xdist runs them side by side.
     assert (
         cli.main(["tour", "--smoke", "--chapter", chapter, "--out", str(tmp_path)]) == 0
     )

@@ -53,6 +53,7 @@ def test_every_example_is_tested():
         "generative/cyclegan_mnist.py",
         "generative/stylegan_mnist.py",
         "generative/diffusion_mnist.py",
+        "generative/compare.py",
     }
     assert scripts == here | tested_elsewhere | not_smoke_tested
 
