@@ -197,7 +197,7 @@ class DeepGCN(nn.Module):
       >>> from jnn.data import load_karate_club
       >>> g = load_karate_club().graph
       >>> model = DeepGCN(g, n_classes=2, depth=16, hidden=8, residual="outside")
-      >>> params = model.init(jax.random.key(0), g.nodes)
+      >>> params = jax.jit(model.init)(jax.random.key(0), g.nodes)
       >>> params["params"]["hidden"]["conv"]["Dense_0"]["kernel"].shape
       (14, 8, 8)
     """
