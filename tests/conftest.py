@@ -4,21 +4,18 @@ XLA compilation dominates the suite's time, and several tests compile the same
 programs (a demo in the tour and its example script, the processes of the
 checkpoint and multi-process tests), so the test run shares JAX's persistent
 compilation cache between its workers and child processes (the environment
-variable is inherited by the children). The cache lives in the checkout
-(``.jax-cache/``, git-ignored) rather than a machine-wide temporary folder, so
-that runs of other checkouts, other code versions or killed processes on the
-same machine never feed this run an executable (the shared folder, written
-by many killed runs, made XLA segfault twice while compiling or reading).
+variable is inherited by the children).
 """
 
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 import jax
 import pytest
 
-_CACHE = Path(__file__).resolve().parents[1] / ".jax-cache"
+_CACHE = Path(tempfile.gettempdir()) / f"jnn-tests-xla-cache-{os.getuid()}"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
