@@ -3,6 +3,7 @@
 import doctest
 import importlib
 
+import jax
 import pytest
 
 MODULES = [
@@ -50,7 +51,17 @@ MODULES = [
 ]
 
 
+@pytest.fixture
+def no_persistent_cache():
+    # Twice in clean-clone runs a worker segfaulted inside XLA while writing or
+    # reading the persistent compilation cache during these doctests (eager and
+    # tiny programs, nothing worth caching): compile them in memory only.
+    jax.config.update("jax_enable_compilation_cache", False)
+    yield
+    jax.config.update("jax_enable_compilation_cache", True)
+
+
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, no_persistent_cache):
     result = doctest.testmod(importlib.import_module(name), raise_on_error=False)
     assert result.attempted > 0 and result.failed == 0
