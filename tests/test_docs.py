@@ -56,9 +56,12 @@ def no_persistent_cache():
     # Twice in clean-clone runs a worker segfaulted inside XLA while writing or
     # reading the persistent compilation cache during these doctests (eager and
     # tiny programs, nothing worth caching): compile them in memory only.
-    jax.config.update("jax_enable_compilation_cache", False)
+    # (jax_enable_compilation_cache is read once per process; the minimum
+    # compile time is read at every write.)
+    minimum = jax.config.jax_persistent_cache_min_compile_time_secs
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)
     yield
-    jax.config.update("jax_enable_compilation_cache", True)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
 
 
 @pytest.mark.parametrize("name", MODULES)
