@@ -64,11 +64,6 @@ def no_persistent_cache():
     jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
 
 
-# In four clean-clone runs of the whole suite a worker segfaulted inside JAX's
-# persistent compilation cache (read or write) while running these doctests
-# (eager, many tiny compiles); alone they pass. Slow-marked until that is
-# understood: run them with `pytest -m slow tests/test_docs.py`.
-@pytest.mark.slow
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, no_persistent_cache):
     result = doctest.testmod(importlib.import_module(name), raise_on_error=False)
