@@ -15,7 +15,11 @@ from pathlib import Path
 import jax
 import pytest
 
-_CACHE = Path(tempfile.gettempdir()) / f"jnn-tests-xla-cache-{os.getuid()}"
+# One cache folder per xdist worker: two workers reading and writing one
+# folder at once coincided with XLA segfaults inside the cache in six
+# clean-clone runs (child processes inherit their worker's folder).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_CACHE = Path(tempfile.gettempdir()) / f"jnn-tests-xla-cache-{os.getuid()}-{_WORKER}"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
