@@ -3,7 +3,6 @@
 import doctest
 import importlib
 
-import jax
 import pytest
 
 MODULES = [
@@ -51,20 +50,7 @@ MODULES = [
 ]
 
 
-@pytest.fixture
-def no_persistent_cache():
-    # Twice in clean-clone runs a worker segfaulted inside XLA while writing or
-    # reading the persistent compilation cache during these doctests (eager and
-    # tiny programs, nothing worth caching): compile them in memory only.
-    # (jax_enable_compilation_cache is read once per process; the minimum
-    # compile time is read at every write.)
-    minimum = jax.config.jax_persistent_cache_min_compile_time_secs
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)
-    yield
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", minimum)
-
-
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name, no_persistent_cache):
+def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), raise_on_error=False)
     assert result.attempted > 0 and result.failed == 0
