@@ -106,6 +106,7 @@ def test_bad_input():
         loss.check({"x": np.zeros((2, 3)), "y": np.zeros(2)}, "train")
 
 
+@pytest.mark.slow  # ~14 s of one core (the suite's 10-minute budget on 2 cores)
 def test_paper_lenet5_with_rbf_output_learns_digits():
     # The paper's network and loss end to end: C3 table, trainable subsampling,
     # squashing, fixed RBF bitmaps, MAP criterion (j = 0.1).

@@ -114,6 +114,8 @@ def test_short_training_lowers_cycle_error(mnist, trained):
     assert after.a_mae < 0.13 and after.b_mae < 0.13, (before, after)
 
 
+# trains the fixture: ~30-90 s of one core (the 10-minute suite budget)
+@pytest.mark.slow
 def test_translate_shapes_and_directions(mnist, trained):
     model, _, result = trained
     params = result.state.params
@@ -133,7 +135,7 @@ def test_translate_shapes_and_directions(mnist, trained):
         assert to_target < 0.5 * float(jnp.mean(jnp.abs(out - source)))
 
 
-def test_bad_input(mnist, trained):
+def test_bad_input(mnist):
     x, y, _ = mnist
     with pytest.raises(ValueError, match="cycle_weight"):
         cyclegan(cycle_weight=-1.0)
@@ -145,7 +147,10 @@ def test_bad_input(mnist, trained):
         cyclegan(downsamplings=3)  # 28 is not a multiple of 8
     with pytest.raises(ValueError, match="features"):
         cyclegan(features=0)
-    model, params = trained[0], trained[2].state.params
+    model = cyclegan(
+        features=4, residual_blocks=1, downsamplings=1, discriminator_features=8
+    )
+    params = jax.jit(cyclegan_learner(model).init)(jax.random.key(0), None).params
     with pytest.raises(ValueError, match="direction"):
         translate(model, params, x[:2], "sideways")
     with pytest.raises(ValueError, match="images"):

@@ -115,6 +115,7 @@ def _cd_weight_gradient(rbm, start, key, k):
     return gen.free_energy_gradient(rbm, start, negative)[0].weights
 
 
+@pytest.mark.slow  # ~12 s of one core (the suite's 10-minute budget on 2 cores)
 def test_cd_k_gradient_is_unbiased_as_k_grows():
     # strong weights (scale 3): slow mixing, so CD-1 is clearly biased
     rbm = random_rbm(6, 4, seed=1, scale=3.0)

@@ -57,6 +57,7 @@ def test_training_subgraph_holds_no_test_node(keep):
     assert len(cut_data.test["y"]) == data.labels.shape[0]
 
 
+@pytest.mark.slow  # ~14 s of one core (the suite's 10-minute budget on 2 cores)
 def test_graphsage_classifies_unseen_nodes():
     data, x, _ = cora()
     _, accuracy = train_supervised(

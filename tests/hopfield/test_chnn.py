@@ -128,15 +128,18 @@ def test_vmap_over_u0_and_params_equals_loop(transform):
     def run(p, u):
         return final_state(simulate(p, u, t1=100.0))
 
+    # adaptive float32 steps: a vmapped and a single solve differ by rounding,
+    # which the step-size controller can turn into ~2e-4 at t = 100 (seen at
+    # XLA optimisation level 0); distinct equilibria differ by > 1e-2
     batched = transform(jax.vmap(run, in_axes=(None, 0)))(p, jnp.asarray(u0))
     loop = np.stack([run(p, u) for u in u0])
-    np.testing.assert_allclose(batched, loop, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(batched, loop, rtol=1e-3, atol=1e-3)
 
     nets = [chnn(*random_network(s), gain=2.0) for s in (6, 7, 8)]
     stacked = jax.tree.map(lambda *x: jnp.stack(x), *nets)
     batched = transform(jax.vmap(run, in_axes=(0, None)))(stacked, jnp.asarray(u0[0]))
     loop = np.stack([run(q, u0[0]) for q in nets])
-    np.testing.assert_allclose(batched, loop, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(batched, loop, rtol=1e-3, atol=1e-3)
     assert np.ptp(loop[:, 0]) > 1e-2  # different networks, different equilibria
 
 

@@ -26,6 +26,7 @@ def steps(directory: Path) -> list[int]:
 
 def spawn(ckpt: Path, out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("XLA_FLAGS", None)  # XLA's default optimisation: this one runs long
     return subprocess.Popen(
         [sys.executable, str(CHILD), str(ckpt), str(out)],
         env=env,

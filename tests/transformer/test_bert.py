@@ -88,6 +88,7 @@ def test_padding_never_changes_the_cls_output(model, packed):
     np.testing.assert_allclose(pooled3, pooled, atol=1e-5)
 
 
+@pytest.mark.slow  # ~23 s of one core (the suite's 10-minute budget on 2 cores)
 def test_tiny_pretraining_beats_the_unigram_baseline(model, pairs, vocab):
     # 300 Adam steps (width 32, 2 layers) on 3,200 training pairs. Measured
     # over seeds 0..6: validation MLM accuracy 0.231-0.255, against 0.172-0.183
