@@ -26,11 +26,13 @@ Conventions:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -604,6 +607,10 @@ TORCH_VARIANTS: dict[str, tuple[str, bool, int | None]] = {
     "torch.compile fused 1 thread": ("fused", True, 1),
 }
 
+#: The :data:`TORCH_VARIANTS` rows of a ``--quick`` and of a ``--smoke`` run.
+QUICK_PEERS = ["torch eager", "torch eager fused", "torch.compile fused"]
+SMOKE_PEERS = ["torch eager fused"]
+
 
 @contextmanager
 def torch_threads(threads: int | None, compiled: bool = False):
@@ -797,6 +804,58 @@ def training_row(
     )
 
 
+def torch_mlp_rows(
+    workload: str,
+    train: dict[str, Any],
+    test: dict[str, Any],
+    features: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    repeats: int,
+) -> list[Row]:
+    """One row per :data:`TORCH_VARIANTS` training a PyTorch MLP (:func:`torch_fit`).
+
+    A variant that fails is a skipped row; an eager one's warm-up call is just
+    excluded (no compile time). Without torch installed: no rows (says so).
+
+    Args:
+      workload: the rows' workload.
+      train: ``{"x": (n, d) float32, "y": (n,) int}`` NumPy arrays.
+      test: the same for the test accuracy.
+      features: layer widths, the last being the number of classes.
+      epochs: passes over ``train`` per timed call.
+      batch_size: examples per step (each epoch's partial batch is skipped).
+      lr: Adam's learning rate.
+      repeats: timed calls of each variant.
+    """
+    try:
+        import torch
+    except ImportError:
+        print("torch not installed: pip install torch==2.13.0 (skipping)")
+        return []
+    x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
+    xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
+    samples = epochs * (len(y) // batch_size) * batch_size
+    rows = []
+    for name, (adam, compiled, threads) in TORCH_VARIANTS.items():
+        kw = dict(epochs=epochs, batch_size=batch_size, lr=lr)
+        kw.update(adam=adam, compile=compiled)
+        with torch_threads(threads, compiled):
+            t = time_or_skip(
+                lambda i, kw=kw: torch_fit(x, y, features, seed=i, **kw), repeats
+            )
+        if isinstance(t, str):
+            rows.append(skipped_row(workload, name, t))
+            continue
+        if not compiled:
+            t.first = None  # no compilation: the warm-up is just excluded
+        accs = [torch_accuracy(m, xt, yt) for m in t.results]
+        rows.append(training_row(workload, name, t, samples, accs, peer=True))
+    return rows
+
+
 def interleaved(workloads: dict, repeats: int) -> dict[str, Timing | str]:
     """Time several workloads round-robin: one warm-up call each, then rounds.
 
@@ -827,3 +886,366 @@ def with_threads(run: Callable[[int], Any], threads: int | None):
             return run(i)
 
     return call
+
+
+# --- the parts the training scripts share (rbm, vae, gan, rnn, transformer, ...) ---
+
+
+def fit_runner(
+    learner, train: dict, output: Callable[[Any], Any] | None = None, **settings
+) -> Callable[[int], Any]:
+    """``run(i)``: one ``jnn.train.fit`` of ``learner`` on ``train`` from seed ``i``.
+
+    The call is ``fit(learner, train, key=jax.random.key(i), progress=False,
+    **settings)``; the learner is reused, so calls after the first are not
+    recompiled.
+
+    Args:
+      learner: a ``jnn.train`` learner.
+      train: the training arrays (already on the device).
+      output: what ``run`` returns, from fit's result; default: its ``state``.
+      **settings: the rest of fit's keywords (``epochs``, ``batch_size`` or
+        ``plan``).
+    """
+    from jnn.train import fit
+
+    def run(i: int):
+        result = fit(learner, train, key=jax.random.key(i), progress=False, **settings)
+        return result.state if output is None else output(result)
+
+    return run
+
+
+def torch_workloads(
+    make: Callable[[str | None, bool], Callable[[int], Any]],
+    peers: Sequence[str],
+    variants: dict[str, tuple[str | None, bool, int | None]] = TORCH_VARIANTS,
+) -> dict[str, Callable[[int], Any]]:
+    """The PyTorch rows named in ``peers``, ready for :func:`interleaved`.
+
+    Args:
+      make: ``make(adam, compiled) -> run(i)``: one training of a variant.
+      peers: the names of the rows wanted.
+      variants: ``name -> (adam, compiled, threads)`` as :data:`TORCH_VARIANTS`
+        (``adam`` None where the workload has no Adam).
+
+    Returns:
+      ``{name: run}`` in ``variants``' order, each run with its thread count
+      (:func:`with_threads`). Before a compiled variant, dynamo's caches are
+      reset once (its compilation then happens in its warm-up call).
+    """
+    out = {}
+    for name, (adam, compiled, threads) in variants.items():
+        if name not in peers:
+            continue
+        if compiled:
+            with torch_threads(threads, True):
+                pass
+        out[name] = with_threads(make(adam, compiled), threads)
+    return out
+
+
+def interleaved_with_torch(
+    workloads: dict[str, Callable[[int], Any]],
+    make: Callable[[str | None, bool], Callable[[int], Any]],
+    peers: Sequence[str],
+    repeats: int,
+) -> dict[str, Timing | str]:
+    """Time jnn's ``workloads`` and the PyTorch rows of :data:`TORCH_VARIANTS`.
+
+    The eager variants named in ``peers`` are timed round-robin with
+    ``workloads`` (:func:`interleaved`); the ``torch.compile`` ones after them,
+    one at a time (inductor bakes the thread count into its kernels).
+
+    Args:
+      workloads: ``{name: run(i)}`` of the jnn rows.
+      make: ``make(adam, compiled) -> run(i)``: one PyTorch training.
+      peers: the PyTorch rows wanted (names of :data:`TORCH_VARIANTS`).
+      repeats: timed calls of each row.
+
+    Returns:
+      ``{name: Timing}`` (a str: the reason a row failed), jnn rows first.
+    """
+    eager = {k: v for k, v in TORCH_VARIANTS.items() if not v[1]}
+    timings = interleaved({**workloads, **torch_workloads(make, peers, eager)}, repeats)
+    for name, (adam, compiled, threads) in TORCH_VARIANTS.items():
+        if compiled and name in peers:
+            with torch_threads(threads, True):
+                timings[name] = time_or_skip(make(adam, True), repeats)
+    return timings
+
+
+def compiles(impl: str) -> bool:
+    """Whether a row's first call compiles: jnn rows and ``torch.compile`` rows."""
+    return impl.startswith("jnn") or "compile" in impl
+
+
+def timing_rows(
+    workload: str,
+    timings: dict[str, Timing | str],
+    samples: int,
+    extra: Callable[[str, Timing], dict[str, Any]] | None = None,
+) -> list[Row]:
+    """The table rows of timed trainings, one per implementation.
+
+    A row's samples/s is ``samples / median``; its compile time is kept for
+    the rows that compile (:func:`compiles`), None for eager ones; rows whose
+    impl does not start with "jnn" are peers; a str timing gives a
+    :func:`skipped_row`.
+
+    Args:
+      workload: the rows' workload.
+      timings: ``{impl: Timing or the reason it failed}``.
+      samples: samples (images, tokens) one call trains on.
+      extra: ``extra(impl, timing) -> dict`` kept after ``median_s``.
+    """
+    rows = []
+    for name, result in timings.items():
+        peer = not name.startswith("jnn")
+        if isinstance(result, str):
+            rows.append(skipped_row(workload, name, result, peer=peer))
+            continue
+        more = {} if extra is None else extra(name, result)
+        rows.append(
+            Row(
+                workload,
+                name,
+                samples / result.median,
+                result.compile if compiles(name) else None,
+                None,
+                {"median_s": result.median, **more},
+                peer=peer,
+            )
+        )
+    return rows
+
+
+def cpu_timed(fn: Callable[[int], Any], seconds: list[float]) -> Callable[[int], Any]:
+    """``fn`` that appends its process CPU seconds (result awaited) to ``seconds``."""
+
+    def call(i: int):
+        start = time.process_time()
+        out = jax.block_until_ready(fn(i))
+        seconds.append(time.process_time() - start)
+        return out
+
+    return call
+
+
+def cpu_timed_rows(
+    workload: str,
+    workloads: dict[str, Callable[[int], Any]],
+    repeats: int,
+    images: int,
+    quality: Callable[[str, Timing], dict[str, Any]],
+    first_call: bool = True,
+) -> list[Row]:
+    """Rows of ``workloads`` timed round-robin, with each call's CPU seconds too.
+
+    On a shared core other processes inflate the wall time, not this
+    process's CPU time (:func:`cpu_timed`). Each row's extra holds
+    ``median_s``, ``times_s``, ``first_call_s`` (with ``first_call``), the
+    ``quality(impl, timing)`` entries, ``cpu_s`` (of the timed calls) and
+    ``cpu_images_per_s`` (``images`` over their median).
+
+    Args:
+      workload: the rows' workload.
+      workloads: ``{impl: run(i)}``, timed by :func:`interleaved`.
+      repeats: timed calls of each.
+      images: training images of one call.
+      quality: ``quality(impl, timing) -> dict``: what the trained result scores.
+      first_call: keep the warm-up call's seconds.
+    """
+    cpu: dict[str, list[float]] = {name: [] for name in workloads}
+    timed = {name: cpu_timed(fn, cpu[name]) for name, fn in workloads.items()}
+
+    def extra(name: str, t: Timing) -> dict[str, Any]:
+        out: dict[str, Any] = {"times_s": t.times}
+        if first_call:
+            out["first_call_s"] = t.first
+        out.update(quality(name, t))
+        out["cpu_s"] = cpu[name][1:]  # the first call is the warm-up
+        out["cpu_images_per_s"] = images / float(np.median(cpu[name][1:]))
+        return out
+
+    return timing_rows(workload, interleaved(timed, repeats), images, extra)
+
+
+def print_cpu_rates(rows: Sequence[Row], detail: Callable[[Row], str]) -> None:
+    """Print the images per CPU second of each row that ran, then ``detail(row)``."""
+    for r in rows:
+        if r.samples_per_s is not None:
+            print(
+                f"  {r.impl}: {r.extra['cpu_images_per_s']:,.0f} images per CPU "
+                f"second; {detail(r)}"
+            )
+
+
+def monitored(
+    info: dict[str, Any], run: Callable[[], Any], quiet: bool = False
+) -> tuple[Any, float]:
+    """``run()`` under a :class:`CpuMonitor`, its usage into ``info["cpu_usage"]``.
+
+    Args:
+      info: the :func:`machine_info` of the run (updated in place).
+      run: the measurements.
+      quiet: silence warnings while it runs.
+
+    Returns:
+      ``run()``'s result and the ``time.perf_counter()`` it started at (for
+      :func:`results`' ``seconds``).
+    """
+    start = time.perf_counter()
+    monitor = CpuMonitor().start()
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        out = run()
+    info["cpu_usage"] = monitor.stop()
+    return out, start
+
+
+def results(
+    info: dict[str, Any],
+    args: Any,
+    rows: Sequence[Any],
+    comparisons: Sequence[dict[str, Any]],
+    start: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A run's JSON payload, in the order the scripts have always written it.
+
+    ``machine`` (``info``), ``settings`` (``vars(args)``), ``rows``,
+    ``comparisons``, then ``extra``'s entries, then ``seconds`` since ``start``.
+    """
+    return {
+        "machine": info,
+        "settings": vars(args),
+        "rows": rows,
+        "comparisons": comparisons,
+        **extra,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def report(
+    name: str,
+    args: Any,
+    payload: dict[str, Any],
+    *comparisons: Sequence[dict[str, Any]],
+    usage: dict[str, float | None] | None = None,
+) -> Path:
+    """The end of a script: comparisons, busy warning, JSON.
+
+    Prints each list of ``comparisons``, warns if other processes were busy
+    (:func:`warn_if_busy` of ``usage``, if given), writes ``payload`` to
+    ``results/<result_name(name, mode)>.json`` and prints its path.
+
+    Returns:
+      The path written.
+    """
+    for compared in comparisons:
+        print_comparisons(compared)
+    if usage is not None:
+        warn_if_busy(usage)
+    path = write_json(result_name(name, mode_of(args)), payload)
+    print(f"wrote {path}")
+    return path
+
+
+def finish(
+    name: str,
+    args: Any,
+    info: dict[str, Any],
+    rows: Sequence[Any],
+    comparisons: Sequence[dict[str, Any]],
+    start: float,
+    **extra: Any,
+) -> Path:
+    """:func:`report` of the :func:`results` payload, usage ``info["cpu_usage"]``."""
+    payload = results(info, args, rows, comparisons, start, **extra)
+    return report(name, args, payload, comparisons, usage=info.get("cpu_usage"))
+
+
+def compiled_bytes(compiled) -> int | None:
+    """Temporary + argument + output bytes of a compiled XLA executable.
+
+    None where the backend gives no memory analysis.
+    """
+    memory = compiled.memory_analysis()
+    if memory is None:
+        return None
+    return (
+        memory.temp_size_in_bytes
+        + memory.argument_size_in_bytes
+        + memory.output_size_in_bytes
+    )
+
+
+def update_step_cost(learner, batch: dict[str, Any]) -> tuple[float, int | None]:
+    """Seconds (median of 3, after a warm-up) and compiled bytes of one update.
+
+    ``learner.update`` is compiled ahead of time for its state on ``batch``
+    (:func:`compiled_bytes`), then timed on the same state and batch with a
+    fresh key per call.
+    """
+    state = learner.init(jax.random.key(0), batch)
+    compiled = jax.jit(learner.update).lower(state, batch, jax.random.key(1)).compile()
+    nbytes = compiled_bytes(compiled)
+
+    def step(i: int):
+        return compiled(state, batch, jax.random.key(i))[1]["loss"]
+
+    return time_calls(step, repeats=3).median, nbytes
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, peers: list[str], quick_help: str
+) -> argparse.ArgumentParser:
+    """Add ``--repeats`` (5), ``--peers`` (default ``peers``), ``--quick``, ``--smoke``.
+
+    Returns:
+      ``parser``.
+    """
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--peers", nargs="+", default=peers, help=f"of {peers}")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--smoke", action="store_true", help="runs, not timings")
+    return parser
+
+
+def add_torch_peers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--peers``: the :data:`TORCH_VARIANTS` rows to run (default: all).
+
+    Returns:
+      ``parser``.
+    """
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        default=list(TORCH_VARIANTS),
+        help=f"PyTorch rows, of {list(TORCH_VARIANTS)}",
+    )
+    return parser
+
+
+def subset_args(
+    doc: str, argv: list[str] | None, quick_help: str, subset_help: str
+) -> tuple[argparse.Namespace, str]:
+    """Parse ``--quick``, ``--smoke`` and ``--subset N`` (the peer loop's sample).
+
+    Args:
+      doc: the script's docstring (its first line describes the parser).
+      argv: the arguments (None: ``sys.argv``).
+      quick_help: ``--quick``'s help.
+      subset_help: ``--subset``'s help.
+
+    Returns:
+      The parsed arguments and their :func:`mode_of`.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--subset", type=int, default=None, help=subset_help)
+    args = parser.parse_args(argv)
+    return args, mode_of(args)

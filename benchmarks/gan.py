@@ -34,8 +34,6 @@ Results go to ``benchmarks/results/gan.json`` (``gan_quick.json``).
 from __future__ import annotations
 
 import argparse
-import time
-import warnings
 from typing import Any
 
 import _harness as h
@@ -45,7 +43,6 @@ import numpy as np
 
 from jnn import data
 from jnn.generative.gan import DCGANDiscriminator, DCGANGenerator, gan_learner
-from jnn.train import fit
 
 LATENT, BATCH, LR, B1 = 100, 64, 2e-4, 0.5
 TARGET = 1.5  # issue 17: >= 1.5x PyTorch (145 img/s on 2 cores)
@@ -76,19 +73,13 @@ def jnn_trainer(x: np.ndarray):
     """``run(i)``: one ``fit`` epoch over ``x`` (len(x) // 64 steps), seed ``i``."""
     learner = gan_learner(DCGANGenerator(), DCGANDiscriminator(), latent_size=LATENT)
     train = {"x": jnp.asarray(x)}
-
-    def run(i: int):
-        result = fit(
-            learner,
-            train,
-            key=jax.random.key(i),
-            epochs=1,
-            batch_size=BATCH,
-            progress=False,
-        )
-        return result.history["generator_loss"]
-
-    return run
+    return h.fit_runner(
+        learner,
+        train,
+        lambda r: r.history["generator_loss"],
+        epochs=1,
+        batch_size=BATCH,
+    )
 
 
 # --- PyTorch -----------------------------------------------------------------------
@@ -180,57 +171,21 @@ def torch_trainer(x: np.ndarray, compiled: bool):
 # --- the table ---------------------------------------------------------------------
 
 
+#: The PyTorch rows: ``name -> (adam, compiled, threads)`` (foreach Adam).
+TORCH_ROWS = {"torch eager": (None, False, None), "torch.compile": (None, True, None)}
+
+
 def throughput_rows(x, repeats: int, peers: list[str]) -> list[h.Row]:
     workload = f"DCGAN 28x28 G 1.07M / D 0.43M, B={BATCH}, D+G step"
     workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
-    if "torch eager" in peers:
-        workloads["torch eager"] = h.with_threads(torch_trainer(x, False), None)
-    if "torch.compile" in peers:
-        with h.torch_threads(None, True):
-            pass
-        workloads["torch.compile"] = h.with_threads(torch_trainer(x, True), None)
-    cpu: dict[str, list[float]] = {name: [] for name in workloads}
-    workloads = {name: _cpu_timed(fn, cpu[name]) for name, fn in workloads.items()}
-    timings = h.interleaved(workloads, repeats)
-    rows = []
-    for name, result in timings.items():
-        peer = not name.startswith("jnn")
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result, peer=peer))
-            continue
-        compiles = name in ("jnn.fit", "torch.compile")
-        images = (len(x) // BATCH) * BATCH
-        rows.append(
-            h.Row(
-                workload,
-                name,
-                images / result.median,
-                result.compile if compiles else None,
-                None,
-                {
-                    "median_s": result.median,
-                    "times_s": result.times,
-                    "first_call_s": result.first,
-                    "last_generator_loss": float(np.asarray(result.results[-1])[-1]),
-                    "cpu_s": cpu[name][1:],
-                    "cpu_images_per_s": images / float(np.median(cpu[name][1:])),
-                },
-                peer=peer,
-            )
-        )
-    return rows
+    make = lambda adam, compiled: torch_trainer(x, compiled)  # noqa: E731
+    workloads.update(h.torch_workloads(make, peers, TORCH_ROWS))
 
+    def quality(name: str, t: h.Timing) -> dict[str, float]:
+        return {"last_generator_loss": float(np.asarray(t.results[-1])[-1])}
 
-def _cpu_timed(fn, seconds: list[float]):
-    """``fn`` that appends its process CPU seconds (result awaited) to ``seconds``."""
-
-    def call(i: int):
-        start = time.process_time()
-        out = jax.block_until_ready(fn(i))
-        seconds.append(time.process_time() - start)
-        return out
-
-    return call
+    images = (len(x) // BATCH) * BATCH
+    return h.cpu_timed_rows(workload, workloads, repeats, images, quality)
 
 
 PEERS = ["torch eager", "torch.compile"]
@@ -239,11 +194,7 @@ PEERS = ["torch eager", "torch.compile"]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8, help="D+G steps per call")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--peers", nargs="+", default=PEERS, help=f"of {PEERS}")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--smoke", action="store_true", help="runs, not timings")
-    args = parser.parse_args(argv)
+    args = h.add_run_arguments(parser, PEERS, "fewer repeats").parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 4, 3
     if args.smoke:
@@ -253,34 +204,17 @@ def main(argv: list[str] | None = None) -> None:
     g_count, d_count = parameter_counts()
     info["parameters"] = {"generator": g_count, "discriminator": d_count}
     x = mnist(args.steps * BATCH)
-    monitor = h.CpuMonitor().start()
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = throughput_rows(x, args.repeats, args.peers)
-    info["cpu_usage"] = monitor.stop()
+    rows, start = h.monitored(
+        info, lambda: throughput_rows(x, args.repeats, args.peers), quiet=True
+    )
     h.print_table(rows, "DCGAN training, images/s", info=info)
     print(f"parameters: generator {g_count:,}, discriminator {d_count:,}")
-    for r in rows:
-        if r.samples_per_s is not None:
-            print(
-                f"  {r.impl}: {r.extra['cpu_images_per_s']:,.0f} images per CPU "
-                f"second; median {r.extra['median_s']:.3f} s per {args.steps} steps"
-            )
-    comparisons = h.row_comparisons(rows, targets={r.workload: TARGET for r in rows})
-    h.print_comparisons(comparisons)
-    h.warn_if_busy(info["cpu_usage"])
-    path = h.write_json(
-        h.result_name("gan", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "seconds": time.perf_counter() - start,
-        },
+    h.print_cpu_rates(
+        rows,
+        lambda r: f"median {r.extra['median_s']:.3f} s per {args.steps} steps",
     )
-    print(f"wrote {path}")
+    comparisons = h.row_comparisons(rows, targets={r.workload: TARGET for r in rows})
+    h.finish("gan", args, info, rows, comparisons, start)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,6 @@ Results go to ``benchmarks/results/graph.json`` (``graph_quick.json``).
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 import _harness as h
@@ -276,14 +275,13 @@ def measure(data, epochs: int, repeats: int, compile_rows: bool) -> list[dict]:
                 {"workload": workload, "impl": impl, "peer": peer, "skipped": result}
             )
             continue
-        eager_peer = peer and "compile" not in impl
         rows.append(
             {
                 "workload": workload,
                 "impl": impl,
                 "peer": peer,
                 "s_per_epoch": result.median / epochs,
-                "compile_s": None if eager_peer else result.compile,
+                "compile_s": result.compile if h.compiles(impl) else None,
                 "test_acc": float(np.mean(result.results)),
                 "times_s": result.times,
                 "first_call_s": result.first,
@@ -293,6 +291,7 @@ def measure(data, epochs: int, repeats: int, compile_rows: bool) -> list[dict]:
 
 
 def print_rows(rows: list[dict], comparisons: list[dict], info) -> None:
+    """The table (the comparisons themselves are printed by ``h.finish``)."""
     h.print_machine(info)
     best = {c["workload"]: c["peer"] for c in comparisons}
     print(
@@ -310,7 +309,6 @@ def print_rows(rows: list[dict], comparisons: list[dict], info) -> None:
             f"{r['workload']:22} {r['impl']:36} {1e3 * r['s_per_epoch']:9.2f} "
             f"{ratio:>11} {compile_s:>9} {100 * r['test_acc']:7.1f}%"
         )
-    h.print_comparisons(comparisons)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,10 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     info = h.machine_info()
     h.set_torch_threads()
     data = load_planetoid("cora")
-    start = time.perf_counter()
-    monitor = h.CpuMonitor().start()
-    rows = measure(data, args.epochs, args.repeats, not args.no_compile)
-    info["cpu_usage"] = monitor.stop()
+    rows, start = h.monitored(
+        info, lambda: measure(data, args.epochs, args.repeats, not args.no_compile)
+    )
     comparisons = h.workload_comparisons(
         rows,
         value="s_per_epoch",
@@ -340,18 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         targets={GCN_WORKLOAD: 2.0, GAT_WORKLOAD: 2.0},
     )
     print_rows(rows, comparisons, info)
-    h.warn_if_busy(info["cpu_usage"])
-    path = h.write_json(
-        h.result_name("graph", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "seconds": time.perf_counter() - start,
-        },
-    )
-    print(f"wrote {path}")
+    h.finish("graph", args, info, rows, comparisons, start)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-
 import _harness as h
 import diffrax
 import jax
@@ -275,12 +273,7 @@ def measure(mode: str = "full", subset: int | None = None) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--subset", type=int, default=None, help="SciPy-loop starts")
-    args = parser.parse_args(argv)
-    mode = h.mode_of(args)
+    args, mode = h.subset_args(__doc__, argv, "fewer repeats", "SciPy-loop starts")
     monitor = h.CpuMonitor().start()
     rows = measure(mode, args.subset)
     usage = monitor.stop()
@@ -307,15 +300,13 @@ def main(argv: list[str] | None = None) -> dict:
     for impl, ratio in speedups.items():
         print(f"speed-up per simulation, scipy RK45 loop / {impl}: {ratio:.0f}x")
     ours = min((r for r in rows if not r["peer"]), key=lambda r: r["per_simulation_s"])
-    compared = [
-        h.vs_fastest_peer(
-            WORKLOAD, ours["impl"], ours["per_simulation_s"],
-            {r["impl"]: r["per_simulation_s"] for r in rows if r["peer"]},
-            unit="s/simulation", higher_is_better=False, target=30,
-        )
-    ]  # fmt: skip
-    h.print_comparisons(compared)
-    h.warn_if_busy(usage)
+    compared = h.workload_comparisons(
+        rows,
+        value="per_simulation_s",
+        unit="s/simulation",
+        jnn_impl=ours["impl"],
+        targets={WORKLOAD: 30},
+    )
     payload = {
         "mode": mode,
         "machine": {**info, "cpu_usage": usage},
@@ -323,8 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
         "speedups": speedups,
         "vs_fastest_peer": compared,
     }
-    name = h.result_name("hopfield_continuous", mode)
-    print(f"wrote {h.write_json(name, payload)}")
+    h.report("hopfield_continuous", args, payload, compared, usage=usage)
     return payload
 
 

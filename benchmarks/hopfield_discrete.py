@@ -35,8 +35,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
-
 import _harness as h
 import jax
 import jax.numpy as jnp
@@ -230,12 +228,9 @@ def measure(mode: str = "full", subset: int | None = None) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats/sizes")
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--subset", type=int, default=None, help="NumPy-loop probes")
-    args = parser.parse_args(argv)
-    mode = h.mode_of(args)
+    args, mode = h.subset_args(
+        __doc__, argv, "fewer repeats/sizes", "NumPy-loop probes"
+    )
     monitor = h.CpuMonitor().start()
     rows = measure(mode, args.subset)
     info = h.print_machine()
@@ -254,18 +249,17 @@ def main(argv: list[str] | None = None) -> dict:
         )
     speedup = rows[1]["per_probe_s"] / ours
     print(f"speed-up per probe, numpy loop / jnn: {speedup:.0f}x (target >= 100x)")
-    compared = [
-        h.vs_fastest_peer(
-            WORKLOAD, "jnn", ours,
-            {r["impl"]: r["per_probe_s"] for r in rows if r["peer"]},
-            unit="s/probe", higher_is_better=False, target=100,
-        )
-    ]  # fmt: skip
+    compared = h.workload_comparisons(
+        rows,
+        value="per_probe_s",
+        unit="s/probe",
+        jnn_impl="jnn",
+        targets={WORKLOAD: 100},
+    )
     h.print_comparisons(compared)
     sizes, batch, repeats = MODES[mode][5:]
     scale = scaling(sizes, batch=batch, repeats=repeats)
     usage = monitor.stop()
-    h.warn_if_busy(usage)
     payload = {
         "mode": mode,
         "machine": {**info, "cpu_usage": usage},
@@ -274,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
         "vs_fastest_peer": compared,
         "scaling": scale,
     }
-    print(f"wrote {h.write_json(h.result_name('hopfield_discrete', mode), payload)}")
+    h.report("hopfield_discrete", args, payload, usage=usage)
     return payload
 
 

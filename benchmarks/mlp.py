@@ -120,11 +120,7 @@ def bench_jnn(train, test, epochs: int, repeats: int):
     )
     per_epoch = (len(train["y"]) // BATCH) * BATCH
 
-    def fit(i):
-        key = jax.random.key(i)
-        kw = dict(key=key, epochs=epochs, batch_size=BATCH, progress=False)
-        return jnn.train.fit(learner, train, **kw).state
-
+    fit = h.fit_runner(learner, train, epochs=epochs, batch_size=BATCH)
     run = jax.jit(
         lambda k: jnn.train.run(learner, train, key=k, epochs=epochs, batch_size=BATCH)
     )
@@ -154,32 +150,6 @@ def bench_hand_jax(train, test, epochs: int, repeats: int, metrics: bool = False
     per_epoch = (len(train["y"]) // BATCH) * BATCH
     name = "hand-JAX+metrics" if metrics else "hand-JAX"
     return h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs)
-
-
-def bench_torch(train, test, epochs: int, repeats: int) -> list[h.Row]:
-    """One row per :data:`_harness.TORCH_VARIANTS` (skipped if it fails)."""
-    import torch
-
-    x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
-    xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
-    per_epoch = (len(y) // BATCH) * BATCH
-    rows = []
-    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
-        kw = dict(epochs=epochs, batch_size=BATCH, lr=LR, adam=adam, compile=compiled)
-        with h.torch_threads(threads, compiled):
-            t = h.time_or_skip(
-                lambda i, kw=kw: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats
-            )
-        if isinstance(t, str):
-            rows.append(h.skipped_row(WORKLOAD, name, t))
-            continue
-        if not compiled:
-            t.first = None  # no compilation: the warm-up is just excluded
-        accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
-        rows.append(
-            h.training_row(WORKLOAD, name, t, per_epoch * epochs, accs, peer=True)
-        )
-    return rows
 
 
 def bench_sklearn(train, test, epochs: int, repeats: int, threads: int) -> h.Row:
@@ -238,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.epochs, args.repeats = 50, 3
     mode = h.mode_of(args)
     slow_repeats = args.slow_repeats or args.repeats
-    threads = h.set_torch_threads()
+    h.set_torch_threads()
     monitor = h.CpuMonitor().start()
 
     data = jnn.data.load("digits", seed=0)
@@ -255,10 +225,16 @@ def main(argv: list[str] | None = None) -> dict:
     rows.append(
         bench_hand_jax(train_dev, test_dev, args.epochs, args.repeats, metrics=True)
     )
-    if threads is not None:
-        rows += bench_torch(train, test, args.epochs, slow_repeats)
-    else:
-        print("torch not installed: pip install torch==2.13.0 (skipping)")
+    rows += h.torch_mlp_rows(
+        WORKLOAD,
+        train,
+        test,
+        FEATURES,
+        epochs=args.epochs,
+        batch_size=BATCH,
+        lr=LR,
+        repeats=slow_repeats,
+    )
     for sk_threads in dict.fromkeys((h.cores(), 1)):
         rows.append(bench_sklearn(train, test, args.epochs, slow_repeats, sk_threads))
 
@@ -275,8 +251,6 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print("  ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     comparisons = h.row_comparisons(rows)
-    h.print_comparisons(comparisons)
-    h.warn_if_busy(info["cpu_usage"])
     payload = {
         "workload": WORKLOAD,
         "mode": mode,
@@ -286,8 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ratios": ratios,
         "vs_fastest_peer": comparisons,
     }
-    name = h.result_name("mlp", mode)
-    print(f"wrote {h.write_json(name, payload)}")
+    h.report("mlp", args, payload, comparisons, usage=info["cpu_usage"])
     return payload
 
 

@@ -79,39 +79,12 @@ def bench_jnn(train, test, epochs: int, repeats: int):
         model, jnn.train.classification_loss(model), optax.adam(LR)
     )
 
-    def fit(i):
-        kw = dict(key=jax.random.key(i), epochs=epochs, batch_size=BATCH)
-        return jnn.train.fit(learner, train, progress=False, **kw).state
-
+    fit = h.fit_runner(learner, train, epochs=epochs, batch_size=BATCH)
     t = h.time_calls(fit, repeats)
     accs = [float(learner.evaluate(s, test)["accuracy"]) for s in t.results]
     return h.training_row(
         WORKLOAD, "jnn.fit", t, epochs * (len(train["y"]) // BATCH) * BATCH, accs
     )
-
-
-def bench_torch(train, test, epochs: int, repeats: int) -> list[h.Row]:
-    """One row per :data:`_harness.TORCH_VARIANTS` (skipped if it fails)."""
-    import torch
-
-    x, y = torch.from_numpy(train["x"]), torch.from_numpy(train["y"]).long()
-    xt, yt = torch.from_numpy(test["x"]), torch.from_numpy(test["y"]).long()
-    samples = epochs * (len(y) // BATCH) * BATCH
-    rows = []
-    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
-        kw = dict(epochs=epochs, batch_size=BATCH, lr=LR, adam=adam, compile=compiled)
-        with h.torch_threads(threads, compiled):
-            t = h.time_or_skip(
-                lambda i, kw=kw: h.torch_fit(x, y, FEATURES, seed=i, **kw), repeats
-            )
-        if isinstance(t, str):
-            rows.append(h.skipped_row(WORKLOAD, name, t))
-            continue
-        if not compiled:
-            t.first = None  # no compilation: the warm-up is just excluded
-        accs = [h.torch_accuracy(m, xt, yt) for m in t.results]
-        rows.append(h.training_row(WORKLOAD, name, t, samples, accs, peer=True))
-    return rows
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -132,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     elif args.quick:
         args.epochs, args.repeats = 1, 3
     mode = h.mode_of(args)
-    threads = h.set_torch_threads()
+    h.set_torch_threads()
     monitor = h.CpuMonitor().start()
 
     data = jnn.data.load("mnist", seed=0)
@@ -147,10 +120,16 @@ def main(argv: list[str] | None = None) -> dict:
     peak, dot_times = dot_gflops(3 if args.smoke else 20)
     train_dev, test_dev = jax.device_put(train), jax.device_put(test)
     rows = [bench_jnn(train_dev, test_dev, args.epochs, args.repeats)]
-    if threads is not None:
-        rows += bench_torch(train, test, args.epochs, args.repeats)
-    else:
-        print("torch not installed: pip install torch==2.13.0 (skipping)")
+    rows += h.torch_mlp_rows(
+        WORKLOAD,
+        train,
+        test,
+        FEATURES,
+        epochs=args.epochs,
+        batch_size=BATCH,
+        lr=LR,
+        repeats=args.repeats,
+    )
     for r in rows:
         if r.samples_per_s is None:
             continue
@@ -176,8 +155,6 @@ def main(argv: list[str] | None = None) -> dict:
             f"{100 * r.extra['fraction_of_dot']:.0f}% of jnp.dot"
         )
     comparisons = h.row_comparisons(rows)
-    h.print_comparisons(comparisons)
-    h.warn_if_busy(info["cpu_usage"])
     payload = {
         "workload": WORKLOAD,
         "mode": mode,
@@ -188,8 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
         "vs_fastest_peer": comparisons,
     }
-    name = h.result_name("mlp_mnist", mode)
-    print(f"wrote {h.write_json(name, payload)}")
+    h.report("mlp_mnist", args, payload, comparisons, usage=info["cpu_usage"])
     return payload
 
 

@@ -36,8 +36,6 @@ Results go to ``benchmarks/results/rbm.json`` (``rbm_quick.json``).
 from __future__ import annotations
 
 import argparse
-import time
-import warnings
 from typing import Any
 
 import _harness as h
@@ -47,7 +45,6 @@ import numpy as np
 
 from jnn import data
 from jnn import generative as gen
-from jnn.train import fit
 
 VISIBLE, HIDDEN, BATCH, LR, MOMENTUM, DECAY = 784, 500, 100, 0.1, 0.5, 2e-4
 
@@ -69,19 +66,9 @@ def jnn_trainer(x: np.ndarray):
         HIDDEN, learning_rate=LR, momentum=MOMENTUM, weight_decay=DECAY
     )
     train = {"x": jnp.asarray(x)}
-
-    def run(i: int):
-        result = fit(
-            learner,
-            train,
-            key=jax.random.key(i),
-            epochs=1,
-            batch_size=BATCH,
-            progress=False,
-        )
-        return result.state.rbm
-
-    return run
+    return h.fit_runner(
+        learner, train, lambda r: r.state.rbm, epochs=1, batch_size=BATCH
+    )
 
 
 # --- PyTorch -------------------------------------------------------------------------
@@ -160,63 +147,29 @@ def sklearn_trainer(x: np.ndarray):
 # --- the table -----------------------------------------------------------------------
 
 
+#: The PyTorch rows: ``name -> (adam, compiled, threads)`` (no Adam here).
+TORCH_ROWS = {
+    "torch eager": (None, False, None),
+    "torch eager 1 thread": (None, False, 1),
+    "torch.compile": (None, True, None),
+}
+
+
 def throughput_rows(x, test, repeats: int, peers: list[str]) -> list[h.Row]:
     workload = f"CD-1 784-{HIDDEN} RBM, MNIST, B={BATCH}"
     workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
-    if "torch eager" in peers:
-        workloads["torch eager"] = h.with_threads(torch_trainer(x, False), None)
-    if "torch eager 1 thread" in peers:
-        workloads["torch eager 1 thread"] = h.with_threads(torch_trainer(x, False), 1)
-    if "torch.compile" in peers:
-        # one compilation (dynamo reset once), then interleaved like the others
-        with h.torch_threads(None, True):
-            pass
-        workloads["torch.compile"] = h.with_threads(torch_trainer(x, True), None)
+    make = lambda adam, compiled: torch_trainer(x, compiled)  # noqa: E731
+    workloads.update(h.torch_workloads(make, peers, TORCH_ROWS))
     if "sklearn" in peers:
         workloads["sklearn BernoulliRBM PCD-1"] = sklearn_trainer(x)
-    # CPU seconds of each call too: on a shared core, other processes inflate
-    # the wall time but not this process's CPU time
-    cpu: dict[str, list[float]] = {name: [] for name in workloads}
-    workloads = {name: _cpu_timed(fn, cpu[name]) for name, fn in workloads.items()}
-    timings = h.interleaved(workloads, repeats)
     pseudo = jax.jit(lambda rbm: jnp.mean(gen.pseudo_likelihood(rbm, test)))
-    rows = []
-    for name, result in timings.items():
-        peer = not name.startswith("jnn")
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result, peer=peer))
-            continue
-        compiles = name in ("jnn.fit", "torch.compile")
-        rows.append(
-            h.Row(
-                workload,
-                name,
-                len(x) / result.median,
-                result.compile if compiles else None,
-                None,
-                {
-                    "median_s": result.median,
-                    "times_s": result.times,
-                    "pseudo_likelihood": float(pseudo(result.results[-1])),
-                    "cpu_s": cpu[name][1:],
-                    "cpu_images_per_s": len(x) / float(np.median(cpu[name][1:])),
-                },
-                peer=peer,
-            )
-        )
-    return rows
 
+    def quality(name: str, t: h.Timing) -> dict[str, float]:
+        return {"pseudo_likelihood": float(pseudo(t.results[-1]))}
 
-def _cpu_timed(fn, seconds: list[float]):
-    """``fn`` that appends its process CPU seconds (result awaited) to ``seconds``."""
-
-    def call(i: int):
-        start = time.process_time()
-        out = jax.block_until_ready(fn(i))
-        seconds.append(time.process_time() - start)
-        return out
-
-    return call
+    return h.cpu_timed_rows(
+        workload, workloads, repeats, len(x), quality, first_call=False
+    )
 
 
 PEERS = ["torch eager", "torch eager 1 thread", "torch.compile", "sklearn"]
@@ -225,11 +178,7 @@ PEERS = ["torch eager", "torch eager 1 thread", "torch.compile", "sklearn"]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--peers", nargs="+", default=PEERS, help=f"of {PEERS}")
-    parser.add_argument("--quick", action="store_true", help="fewer images and rows")
-    parser.add_argument("--smoke", action="store_true", help="runs, not timings")
-    args = parser.parse_args(argv)
+    args = h.add_run_arguments(parser, PEERS, "fewer images and rows").parse_args(argv)
     if args.quick:
         args.images, args.repeats = 10_000, 3
     if args.smoke:
@@ -237,36 +186,18 @@ def main(argv: list[str] | None = None) -> None:
     info = h.machine_info()
     h.set_torch_threads()
     x, test = mnist(args.images, 1000)
-    monitor = h.CpuMonitor().start()
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = throughput_rows(x, test, args.repeats, args.peers)
-    info["cpu_usage"] = monitor.stop()
+    rows, start = h.monitored(
+        info, lambda: throughput_rows(x, test, args.repeats, args.peers), quiet=True
+    )
     for r in rows:
         if r.samples_per_s is not None:
             r.extra["pseudo_likelihood"] = round(r.extra["pseudo_likelihood"], 2)
     h.print_table(rows, "CD-1 training, images/s", info=info)
-    for r in rows:
-        if r.samples_per_s is not None:
-            print(
-                f"  {r.impl}: {r.extra['cpu_images_per_s']:,.0f} images per CPU "
-                f"second; pseudo-likelihood {r.extra['pseudo_likelihood']} nats"
-            )
-    comparisons = h.row_comparisons(rows, targets={r.workload: 2.0 for r in rows})
-    h.print_comparisons(comparisons)
-    h.warn_if_busy(info["cpu_usage"])
-    path = h.write_json(
-        h.result_name("rbm", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "seconds": time.perf_counter() - start,
-        },
+    h.print_cpu_rates(
+        rows, lambda r: f"pseudo-likelihood {r.extra['pseudo_likelihood']} nats"
     )
-    print(f"wrote {path}")
+    comparisons = h.row_comparisons(rows, targets={r.workload: 2.0 for r in rows})
+    h.finish("rbm", args, info, rows, comparisons, start)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ import numpy as np
 
 from jnn.data import load_text, next_token_stream
 from jnn.rnn import CharRNN, tbptt_learner
-from jnn.train import fit, sequence_windows
+from jnn.train import sequence_windows
 
 FEATURES, LAYERS, STREAMS, WINDOW, LR, MAX_NORM = 256, 2, 64, 100, 2e-3, 5.0
 TORCH_CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "RNN"}
@@ -70,14 +70,11 @@ def jnn_trainer(cell: str, vocab: int, tokens: np.ndarray, steps: int, path="aut
     data = next_token_stream(tokens[: STREAMS * WINDOW * steps + 1])
     data = {k: jnp.asarray(v) for k, v in data.items()}
     plan = sequence_windows(STREAMS, WINDOW)
+    return h.fit_runner(learner, data, _params_and_loss, epochs=1, plan=plan)
 
-    def run(i: int):
-        result = fit(
-            learner, data, key=jax.random.key(i), epochs=1, plan=plan, progress=False
-        )
-        return result.state.params, float(result.history["loss"][-1])
 
-    return run
+def _params_and_loss(result):
+    return result.state.params, float(result.history["loss"][-1])
 
 
 # --- PyTorch ---------------------------------------------------------------------
@@ -155,44 +152,17 @@ def throughput_rows(cell, vocab, tokens, steps, repeats, peers) -> list[h.Row]:
         "jnn.fit": jnn_trainer(cell, vocab, tokens, steps),
         "jnn.fit (flax path)": jnn_trainer(cell, vocab, tokens, steps, "flax"),
     }
-    compiled_peers = {}
-    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
-        if name not in peers:
-            continue
-        if compiled:
-            compiled_peers[name] = (adam, threads)
-            continue
-        run = torch_trainer(cell, vocab, tokens, steps, adam, False)
-        workloads[name] = h.with_threads(run, threads)
-    timings = h.interleaved(workloads, repeats)
-    for name, (adam, threads) in compiled_peers.items():
-        with h.torch_threads(threads, True):
-            run = torch_trainer(cell, vocab, tokens, steps, adam, True)
-            timings[name] = h.time_or_skip(run, repeats)
-    rows = []
-    for name, result in timings.items():
-        peer = name.startswith("torch")
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result, peer=peer))
-            continue
-        loss = result.results[-1] if peer else result.results[-1][1]
-        compile_s = (
-            None
-            if name in h.TORCH_VARIANTS and name not in compiled_peers
-            else result.compile
-        )
-        rows.append(
-            h.Row(
-                workload,
-                name,
-                per_call / result.median,
-                compile_s,
-                None,
-                {"median_s": result.median, "final_loss": loss},
-                peer=peer,
-            )
-        )
-    return rows
+
+    def make(adam: str, compiled: bool):
+        return torch_trainer(cell, vocab, tokens, steps, adam, compiled)
+
+    timings = h.interleaved_with_torch(workloads, make, peers, repeats)
+
+    def final_loss(name: str, t: h.Timing) -> dict[str, float]:
+        last = t.results[-1]
+        return {"final_loss": last if name.startswith("torch") else last[1]}
+
+    return h.timing_rows(workload, timings, per_call, final_loss)
 
 
 def profile_update(cell: str, path: str, top: int = 12) -> None:
@@ -259,23 +229,7 @@ def jnn_step_at_length(vocab: int, length: int, batch: int):
     model = CharRNN(vocab, features=FEATURES, layers=LAYERS, cell="lstm")
     learner = tbptt_learner(model, learning_rate=LR, max_norm=MAX_NORM)
     x = jnp.zeros((batch, length), jnp.int32)
-    batch_data = {"x": x, "y": x}
-    state = learner.init(jax.random.key(0), batch_data)
-    update = jax.jit(learner.update)
-    compiled = update.lower(state, batch_data, jax.random.key(1)).compile()
-    memory = compiled.memory_analysis()
-    nbytes = None
-    if memory is not None:
-        nbytes = (
-            memory.temp_size_in_bytes
-            + memory.argument_size_in_bytes
-            + memory.output_size_in_bytes
-        )
-
-    def step(i):
-        return compiled(state, batch_data, jax.random.key(i))[1]["loss"]
-
-    return h.time_calls(step, repeats=3).median, nbytes
+    return h.update_step_cost(learner, {"x": x, "y": x})
 
 
 def torch_step_at_length(vocab: int, length: int, batch: int):
@@ -367,12 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "elman"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--peers",
-        nargs="+",
-        default=list(h.TORCH_VARIANTS),
-        help=f"PyTorch rows, of {list(h.TORCH_VARIANTS)}",
-    )
+    h.add_torch_peers(parser)
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rows")
     parser.add_argument("--smoke", action="store_true", help="runs, not timings")
@@ -389,10 +338,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.steps, args.repeats = 8, 3
-        args.peers = ["torch eager", "torch eager fused", "torch.compile fused"]
+        args.peers = h.QUICK_PEERS
     if args.smoke:
         args.steps, args.repeats, args.cells = 2, 1, ["lstm"]
-        args.peers = ["torch eager fused"]
+        args.peers = h.SMOKE_PEERS
     info = h.machine_info()
     h.set_torch_threads()
     corpus = load_text("tinyshakespeare")
@@ -409,18 +358,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.lengths:
         lengths = length_study(corpus.vocab.size, args.lengths, batch=8)
         plot_lengths(lengths)
-    path = h.write_json(
-        h.result_name("rnn", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "lengths": lengths,
-            "seconds": time.perf_counter() - start,
-        },
-    )
-    print(f"wrote {path}")
+    payload = h.results(info, args, rows, comparisons, start, lengths=lengths)
+    h.report("rnn", args, payload)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ import optax
 
 from jnn.data import load_text
 from jnn.rnn import CharRNN, tbptt_learner
-from jnn.train import fit, gradient_learner
+from jnn.train import gradient_learner
 from jnn.transformer import GPT, gpt_loss, next_token_blocks
 
 LAYERS, HEADS, FEATURES, CONTEXT, BATCH, LR, MAX_NORM = 4, 4, 128, 128, 32, 1e-3, 1.0
@@ -91,19 +91,12 @@ def jnn_trainer(vocab: int, tokens: np.ndarray, steps: int):
     learner = gradient_learner(model, gpt_loss(model), optimizer())
     blocks = next_token_blocks(tokens, CONTEXT)
     data = {k: jnp.asarray(v[: BATCH * steps]) for k, v in blocks.items()}
-
-    def run(i: int):
-        result = fit(
-            learner,
-            data,
-            key=jax.random.key(i),
-            epochs=1,
-            batch_size=BATCH,
-            progress=False,
-        )
-        return result.state, float(result.history["loss"][-1])
-
+    run = h.fit_runner(learner, data, _state_and_loss, epochs=1, batch_size=BATCH)
     return run, learner
+
+
+def _state_and_loss(result):
+    return result.state, float(result.history["loss"][-1])
 
 
 def jnn_val_loss(learner, state, val_tokens: np.ndarray) -> float:
@@ -229,41 +222,16 @@ def throughput_rows(vocab, tokens, steps, repeats, peers) -> list[h.Row]:
     per_call = BATCH * CONTEXT * steps
     run, _ = jnn_trainer(vocab, tokens, steps)
     workloads: dict[str, Any] = {"jnn.fit": run}
-    compiled_peers = {}
-    for name, (adam, compiled, threads) in h.TORCH_VARIANTS.items():
-        if name not in peers:
-            continue
-        if compiled:
-            compiled_peers[name] = (adam, threads)
-            continue
-        workloads[name] = h.with_threads(
-            torch_trainer(vocab, tokens, steps, adam, False), threads
-        )
-    timings = h.interleaved(workloads, repeats)
-    for name, (adam, threads) in compiled_peers.items():
-        with h.torch_threads(threads, True):
-            timings[name] = h.time_or_skip(
-                torch_trainer(vocab, tokens, steps, adam, True), repeats
-            )
-    rows = []
-    for name, result in timings.items():
-        peer = name.startswith("torch")
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result, peer=peer))
-            continue
-        eager_peer = name in h.TORCH_VARIANTS and name not in compiled_peers
-        rows.append(
-            h.Row(
-                workload,
-                name,
-                per_call / result.median,
-                None if eager_peer else result.compile,
-                None,
-                {"median_s": result.median, "final_loss": result.results[-1][1]},
-                peer=peer,
-            )
-        )
-    return rows
+
+    def make(adam: str, compiled: bool):
+        return torch_trainer(vocab, tokens, steps, adam, compiled)
+
+    timings = h.interleaved_with_torch(workloads, make, peers, repeats)
+
+    def final_loss(name: str, t: h.Timing) -> dict[str, float]:
+        return {"final_loss": t.results[-1][1]}
+
+    return h.timing_rows(workload, timings, per_call, final_loss)
 
 
 def quality(vocab: int, corpus, steps: int) -> dict[str, float]:
@@ -288,31 +256,13 @@ def quality(vocab: int, corpus, steps: int) -> dict[str, float]:
 # --- T1 / T4: time and memory against the sequence length ------------------------
 
 
-def _compiled_step(learner, batch):
-    state = learner.init(jax.random.key(0), batch)
-    compiled = jax.jit(learner.update).lower(state, batch, jax.random.key(1)).compile()
-    memory = compiled.memory_analysis()
-    nbytes = None
-    if memory is not None:
-        nbytes = (
-            memory.temp_size_in_bytes
-            + memory.argument_size_in_bytes
-            + memory.output_size_in_bytes
-        )
-
-    def step(i):
-        return compiled(state, batch, jax.random.key(i))[1]["loss"]
-
-    return h.time_calls(step, repeats=3).median, nbytes
-
-
 def step_at_length(kind: str, vocab: int, length: int, batch: int):
     """Seconds and compiled bytes of one training step of ``kind`` at ``length``."""
     x = jnp.zeros((batch, length), jnp.int32)
     data = {"x": x, "y": x}
     if kind == "lstm":
         model = CharRNN(vocab, features=256, layers=2, cell="lstm")
-        return _compiled_step(tbptt_learner(model, learning_rate=LR), data)
+        return h.update_step_cost(tbptt_learner(model, learning_rate=LR), data)
     implementation = "chunked" if kind == "gpt chunked" else "xla"
     model = GPT(
         vocab,
@@ -323,7 +273,9 @@ def step_at_length(kind: str, vocab: int, length: int, batch: int):
         implementation=implementation,
         activation="gelu_tanh",
     )
-    return _compiled_step(gradient_learner(model, gpt_loss(model), optimizer()), data)
+    return h.update_step_cost(
+        gradient_learner(model, gpt_loss(model), optimizer()), data
+    )
 
 
 LENGTH_KINDS = ("lstm", "gpt", "gpt chunked")
@@ -403,12 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--peers",
-        nargs="+",
-        default=list(h.TORCH_VARIANTS),
-        help=f"PyTorch rows, of {list(h.TORCH_VARIANTS)}",
-    )
+    h.add_torch_peers(parser)
     parser.add_argument("--quality", type=int, default=0, help="steps of the val check")
     parser.add_argument("--lengths", type=int, nargs="*", default=None)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rows")
@@ -416,10 +363,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 8, 3
-        args.peers = ["torch eager", "torch eager fused", "torch.compile fused"]
+        args.peers = h.QUICK_PEERS
     if args.smoke:
         args.steps, args.repeats = 2, 1
-        args.peers = ["torch eager fused"]
+        args.peers = h.SMOKE_PEERS
     info = h.machine_info()
     h.set_torch_threads()
     corpus = load_text("tinyshakespeare")
@@ -434,20 +381,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.lengths:
         lengths = length_study(vocab, args.lengths, batch=8)
         plot_lengths(lengths, batch=8)
-    path = h.write_json(
-        h.result_name("transformer", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "quality": checked,
-            "lengths": lengths,
-            "parameters": _parameter_count(vocab),
-            "seconds": time.perf_counter() - start,
-        },
+    payload = h.results(
+        info,
+        args,
+        rows,
+        comparisons,
+        start,
+        quality=checked,
+        lengths=lengths,
+        parameters=_parameter_count(vocab),
     )
-    print(f"wrote {path}")
+    h.report("transformer", args, payload)
 
 
 def _parameter_count(vocab: int) -> int:

@@ -40,8 +40,6 @@ Results go to ``benchmarks/results/vae.json`` (``vae_quick.json``).
 from __future__ import annotations
 
 import argparse
-import time
-import warnings
 from typing import Any
 
 import _harness as h
@@ -52,7 +50,7 @@ import optax
 
 from jnn import data
 from jnn.generative import vae as V
-from jnn.train import Context, fit, gradient_learner
+from jnn.train import Context, gradient_learner
 
 FEATURES, HIDDEN, LATENTS, BATCH, LR = 784, 400, 20, 128, 1e-3
 MODEL = V.mlp_vae(LATENTS, HIDDEN, FEATURES)
@@ -71,19 +69,9 @@ def jnn_trainer(x: np.ndarray):
     """``run(i)``: one ``fit`` epoch over ``x``, seed ``i``; returns the params."""
     learner = gradient_learner(MODEL, V.negative_elbo(MODEL), optax.adam(LR))
     train = {"x": jnp.asarray(x)}
-
-    def run(i: int):
-        result = fit(
-            learner,
-            train,
-            key=jax.random.key(i),
-            epochs=1,
-            batch_size=BATCH,
-            progress=False,
-        )
-        return result.state.params
-
-    return run
+    return h.fit_runner(
+        learner, train, lambda r: r.state.params, epochs=1, batch_size=BATCH
+    )
 
 
 # --- PyTorch -------------------------------------------------------------------------
@@ -173,66 +161,19 @@ def flax_params(model) -> dict:
 def throughput_rows(x, test, repeats: int, peers: list[str]) -> list[h.Row]:
     workload = f"VAE {FEATURES}-{HIDDEN}-{LATENTS}, MNIST, B={BATCH}"
     workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
-    variants = {
-        "torch eager": ("for-loop", False, None),
-        "torch eager fused": ("fused", False, None),
-        "torch eager fused 1 thread": ("fused", False, 1),
-        "torch.compile fused": ("fused", True, None),
-    }
-    for name, (adam, compiled, threads) in variants.items():
-        if name in peers:
-            if compiled:  # one compilation (dynamo reset once), then interleaved
-                with h.torch_threads(threads, True):
-                    pass
-            workloads[name] = h.with_threads(torch_trainer(x, adam, compiled), threads)
-    cpu: dict[str, list[float]] = {name: [] for name in workloads}
-    workloads = {name: _cpu_timed(fn, cpu[name]) for name, fn in workloads.items()}
-    timings = h.interleaved(workloads, repeats)
+    variants = {name: h.TORCH_VARIANTS[name] for name in PEERS}
+    make = lambda adam, compiled: torch_trainer(x, adam, compiled)  # noqa: E731
+    workloads.update(h.torch_workloads(make, peers, variants))
     loss = V.negative_elbo(MODEL)
     test_loss = jax.jit(lambda p: loss(p, {"x": test}, Context(jax.random.key(7)))[0])
-    rows = []
-    for name, result in timings.items():
-        peer = not name.startswith("jnn")
-        if isinstance(result, str):
-            rows.append(h.skipped_row(workload, name, result, peer=peer))
-            continue
-        trained = result.results[-1]
-        params = flax_params(trained) if peer else trained
-        compiles = name in ("jnn.fit", "torch.compile fused")
-        rows.append(
-            h.Row(
-                workload,
-                name,
-                len(x) // BATCH * BATCH / result.median,
-                result.compile if compiles else None,
-                None,
-                {
-                    "median_s": result.median,
-                    "times_s": result.times,
-                    "first_call_s": result.first,
-                    "test_negative_elbo": float(test_loss(params)),
-                    "cpu_s": cpu[name][1:],
-                    "cpu_images_per_s": len(x)
-                    // BATCH
-                    * BATCH
-                    / float(np.median(cpu[name][1:])),
-                },
-                peer=peer,
-            )
-        )
-    return rows
 
+    def quality(name: str, t: h.Timing) -> dict[str, float]:
+        trained = t.results[-1]
+        params = trained if name.startswith("jnn") else flax_params(trained)
+        return {"test_negative_elbo": float(test_loss(params))}
 
-def _cpu_timed(fn, seconds: list[float]):
-    """``fn`` that appends its process CPU seconds (result awaited) to ``seconds``."""
-
-    def call(i: int):
-        start = time.process_time()
-        out = jax.block_until_ready(fn(i))
-        seconds.append(time.process_time() - start)
-        return out
-
-    return call
+    images = len(x) // BATCH * BATCH
+    return h.cpu_timed_rows(workload, workloads, repeats, images, quality)
 
 
 PEERS = [
@@ -246,11 +187,7 @@ PEERS = [
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=25_600)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--peers", nargs="+", default=PEERS, help=f"of {PEERS}")
-    parser.add_argument("--quick", action="store_true", help="fewer images and rows")
-    parser.add_argument("--smoke", action="store_true", help="runs, not timings")
-    args = parser.parse_args(argv)
+    args = h.add_run_arguments(parser, PEERS, "fewer images and rows").parse_args(argv)
     if args.quick:
         args.images, args.repeats = 12_800, 3
     if args.smoke:
@@ -258,21 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     info = h.machine_info()
     h.set_torch_threads()
     x, test = mnist(args.images, 1000)
-    monitor = h.CpuMonitor().start()
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = throughput_rows(x, test, args.repeats, args.peers)
-    info["cpu_usage"] = monitor.stop()
+    rows, start = h.monitored(
+        info, lambda: throughput_rows(x, test, args.repeats, args.peers), quiet=True
+    )
     h.print_table(rows, "VAE training, images/s", info=info)
-    for r in rows:
-        if r.samples_per_s is not None:
-            print(
-                f"  {r.impl}: {r.extra['cpu_images_per_s']:,.0f} images per CPU "
-                f"second; test negative ELBO {r.extra['test_negative_elbo']:.1f} nats"
-            )
+    h.print_cpu_rates(
+        rows,
+        lambda r: f"test negative ELBO {r.extra['test_negative_elbo']:.1f} nats",
+    )
     comparisons = h.row_comparisons(rows, targets={r.workload: 1.5 for r in rows})
-    h.print_comparisons(comparisons)
     # on a shared core, other processes inflate wall times but not CPU times
     ran = [r for r in rows if r.samples_per_s is not None]
     cpu_comparisons = [
@@ -288,21 +219,18 @@ def main(argv: list[str] | None = None) -> None:
         for r in ran
         if r.impl == "jnn.fit"
     ]
-    h.print_comparisons(cpu_comparisons)
-    h.warn_if_busy(info["cpu_usage"])
-    path = h.write_json(
-        h.result_name("vae", h.mode_of(args)),
-        {
-            "machine": info,
-            "settings": vars(args),
-            "rows": rows,
-            "comparisons": comparisons,
-            "cpu_comparisons": cpu_comparisons,
-            "peer_reported": {"torch, 2-core AMD EPYC (issue 18)": 12_400},
-            "seconds": time.perf_counter() - start,
-        },
+    payload = h.results(
+        info,
+        args,
+        rows,
+        comparisons,
+        start,
+        cpu_comparisons=cpu_comparisons,
+        peer_reported={"torch, 2-core AMD EPYC (issue 18)": 12_400},
     )
-    print(f"wrote {path}")
+    h.report(
+        "vae", args, payload, comparisons, cpu_comparisons, usage=info["cpu_usage"]
+    )
 
 
 if __name__ == "__main__":
