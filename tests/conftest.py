@@ -17,7 +17,9 @@ import functools
 import os
 
 _FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
+if not os.environ.get("JNN_TESTS_XLA_DEFAULTS"):  # set it to test XLA's defaults
+    _FLAGS = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{_FLAGS} {_FAST_COMPILE}".strip()
 
 import gc  # noqa: E402
 
