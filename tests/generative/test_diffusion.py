@@ -120,6 +120,26 @@ def test_unet_parameter_count_and_shapes():
     np.testing.assert_allclose(emb[1, 0], np.sin(7.0), rtol=1e-6)
 
 
+def _paths_agree(make, x, *args):
+    """Loss and parameter gradients of ``make(path)`` on both conv paths."""
+    params = make("reference").init(jax.random.key(0), x, *args)
+    results = []
+    for path in ("reference", "fast"):
+        model = make(path)
+        loss = lambda p, m=model: jnp.sum(jnp.sin(m.apply(p, x, *args)))  # noqa: E731
+        results.append(jax.jit(jax.value_and_grad(loss))(params))
+    # float32 sums reordered (im2col products vs XLA's convolutions)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4), *results
+    )
+
+
+def test_unet_fast_conv_path_equals_reference():
+    x = jax.random.normal(jax.random.key(1), (2, 8, 8, 1))
+    make = lambda path: dm.UNet(8, (1, 2), blocks=1, groups=4, conv_path=path)  # noqa: E731
+    _paths_agree(make, x, jnp.array([3.0, 500.0]))
+
+
 def test_simple_loss_learns_the_optimal_gaussian_denoiser():
     model = LinearEpsilon()
     loss = dm.simple_loss(model, SCHEDULE)

@@ -23,12 +23,15 @@ one input channel).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jnn.nn import conv_fn
 
 
 def timestep_embedding(t: jax.Array, dim: int, max_period: float = 10_000.0):
@@ -51,21 +54,24 @@ class ResidualBlock(nn.Module):
     Attributes:
       features: output channels.
       groups: GroupNorm groups (must divide the channel counts).
+      conv_path: how the convolutions are computed (:func:`jnn.nn.conv_fn`).
     """
 
     features: int
     groups: int = 8
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, time: jax.Array) -> jax.Array:
         """``x`` ``(B, H, W, C)``, ``time`` ``(B, E)`` -> ``(B, H, W, features)``."""
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
         h = nn.silu(nn.GroupNorm(self.groups)(x))
-        h = nn.Conv(self.features, (3, 3))(h)
+        h = conv(self.features, (3, 3))(h)
         h = h + nn.Dense(self.features)(nn.silu(time))[:, None, None, :]
         h = nn.silu(nn.GroupNorm(self.groups)(h))
-        h = nn.Conv(self.features, (3, 3))(h)
+        h = conv(self.features, (3, 3))(h)
         if x.shape[-1] != self.features:
-            x = nn.Conv(self.features, (1, 1))(x)
+            x = conv(self.features, (1, 1))(x)
         return x + h
 
 
@@ -106,6 +112,10 @@ class UNet(nn.Module):
       heads: attention heads.
       groups: GroupNorm groups.
       out_channels: channels of the prediction (None: those of the input).
+      conv_path: how the convolutions are computed: ``"auto"`` (the fast
+        kernel gradient of :mod:`jnn.nn.conv` on CPU, where XLA's is slow
+        inside the training loop; ``nn.Conv``'s reference elsewhere),
+        ``"fast"`` or ``"reference"``. Same parameters on every path.
     """
 
     channels: int = 32
@@ -115,6 +125,7 @@ class UNet(nn.Module):
     heads: int = 1
     groups: int = 8
     out_channels: int | None = None
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array | None = None) -> jax.Array:
@@ -135,35 +146,39 @@ class UNet(nn.Module):
         embed = 4 * self.channels
         time = timestep_embedding(t, self.channels)
         time = nn.Dense(embed)(nn.silu(nn.Dense(embed)(time)))
-        h = nn.Conv(self.channels, (3, 3))(x)
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        block = functools.partial(
+            ResidualBlock, groups=self.groups, conv_path=self.conv_path
+        )
+        h = conv(self.channels, (3, 3))(x)
         skips = [h]
         levels = len(self.multipliers)
         for level, mult in enumerate(self.multipliers):
             for _ in range(self.blocks):
-                h = ResidualBlock(self.channels * mult, self.groups)(h, time)
+                h = block(self.channels * mult)(h, time)
                 if level in self.attention_levels:
                     h = SelfAttention(self.heads, self.groups)(h)
                 skips.append(h)
             if level < levels - 1:
-                h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
+                h = conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
                 skips.append(h)
         width = h.shape[-1]
-        h = ResidualBlock(width, self.groups)(h, time)
+        h = block(width)(h, time)
         h = SelfAttention(self.heads, self.groups)(h)
-        h = ResidualBlock(width, self.groups)(h, time)
+        h = block(width)(h, time)
         for level, mult in reversed(list(enumerate(self.multipliers))):
             for _ in range(self.blocks + 1):
                 h = jnp.concatenate([h, skips.pop()], axis=-1)
-                h = ResidualBlock(self.channels * mult, self.groups)(h, time)
+                h = block(self.channels * mult)(h, time)
                 if level in self.attention_levels:
                     h = SelfAttention(self.heads, self.groups)(h)
             if level > 0:
                 b, height, w, c = h.shape
                 h = jax.image.resize(h, (b, 2 * height, 2 * w, c), "nearest")
-                h = nn.Conv(c, (3, 3))(h)
+                h = conv(c, (3, 3))(h)
         h = nn.silu(nn.GroupNorm(self.groups)(h))
         out = self.out_channels or x.shape[-1]
-        return nn.Conv(out, (3, 3))(h)
+        return conv(out, (3, 3))(h)
 
 
 #: The benchmark's ~1.5M-parameter UNet for 28 x 28 x 1 (1,539,329 parameters).

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from jnn._checks import check_array, check_interval, check_positive_int, is_concrete
+from jnn.nn import ConvTranspose, conv_fn
 from jnn.train import Learner, Player, players_learner
 
 DIRECTIONS = ("a_to_b", "b_to_a")
@@ -53,13 +54,15 @@ class ResidualBlock(nn.Module):
     """``x + IN(conv(ReLU(IN(conv(x)))))`` with 3x3 reflection-padded convs."""
 
     features: int
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
-        h = nn.Conv(self.features, (3, 3), padding="VALID")(_reflect(x, 1))
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        h = conv(self.features, (3, 3), padding="VALID")(_reflect(x, 1))
         h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
-        h = nn.Conv(self.features, (3, 3), padding="VALID")(_reflect(h, 1))
+        h = conv(self.features, (3, 3), padding="VALID")(_reflect(h, 1))
         return x + nn.InstanceNorm(epsilon=1e-5)(h)
 
 
@@ -71,27 +74,34 @@ class CycleGenerator(nn.Module):
       residual_blocks: residual blocks at the lowest resolution.
       downsamplings: stride-2 convolutions (``H`` and ``W`` must be multiples
         of ``2 ** downsamplings``).
+      conv_path: how the convolutions are computed (:func:`jnn.nn.conv_fn`:
+        ``"auto"`` is the fast kernel gradient on CPU); same parameters.
     """
 
     features: int = 16
     residual_blocks: int = 3
     downsamplings: int = 2
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Translate images in ``[0, 1]`` to images in ``[0, 1]``."""
-        h = nn.Conv(self.features, (7, 7), padding="VALID")(_reflect(2 * x - 1, 3))
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        h = conv(self.features, (7, 7), padding="VALID")(_reflect(2 * x - 1, 3))
         h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
         for i in range(1, self.downsamplings + 1):
-            h = nn.Conv(self.features * 2**i, (3, 3), strides=2, padding=1)(h)
+            h = conv(self.features * 2**i, (3, 3), strides=2, padding=1)(h)
             h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
         width = self.features * 2**self.downsamplings
         for _ in range(self.residual_blocks):
-            h = ResidualBlock(width)(h)
+            h = ResidualBlock(width, self.conv_path)(h)
         for i in reversed(range(self.downsamplings)):
-            h = nn.ConvTranspose(self.features * 2**i, (3, 3), strides=(2, 2))(h)
+            up = ConvTranspose(
+                self.features * 2**i, (3, 3), (2, 2), conv_path=self.conv_path
+            )
+            h = up(h)
             h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
-        h = nn.Conv(1, (7, 7), padding="VALID")(_reflect(h, 3))
+        h = conv(1, (7, 7), padding="VALID")(_reflect(h, 3))
         return 0.5 * (jnp.tanh(h) + 1.0)
 
 
@@ -103,18 +113,21 @@ class PatchDiscriminator(nn.Module):
 
     Attributes:
       features: channels of the first conv (doubled at the second).
+      conv_path: as :class:`CycleGenerator`.
     """
 
     features: int = 32
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Patch scores of images in ``[0, 1]``."""
-        h = nn.Conv(self.features, (4, 4), strides=2, padding=1)(2 * x - 1)
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        h = conv(self.features, (4, 4), strides=2, padding=1)(2 * x - 1)
         h = nn.leaky_relu(h, 0.2)
-        h = nn.Conv(2 * self.features, (4, 4), strides=2, padding=1)(h)
+        h = conv(2 * self.features, (4, 4), strides=2, padding=1)(h)
         h = nn.leaky_relu(nn.InstanceNorm(epsilon=1e-5)(h), 0.2)
-        return nn.Conv(1, (4, 4), padding="SAME")(h)
+        return conv(1, (4, 4), padding="SAME")(h)
 
 
 class CycleGAN(NamedTuple):

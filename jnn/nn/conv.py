@@ -1,0 +1,370 @@
+r"""Convolutions whose kernel gradient is a matrix product (backend-aware fast path).
+
+XLA's CPU backend emits the *kernel gradient* of a convolution inside a loop
+body as generic loops. Every training step of :func:`jnn.train.fit` runs in a
+``lax.scan`` over mini-batches, so there it is 20-80x slower than the same
+gradient in a stand-alone jitted step (measured, jax 0.10.2, one core of a
+2-core AMD EPYC, batch 64: a 5 x 5 convolution 32 -> 64 channels on 14 x 14
+maps, 18 ms per step outside a loop and 908 ms inside ``scan``); the forward
+convolution and its input gradient are not affected that much.
+
+:func:`conv_general_dilated` is ``lax.conv_general_dilated`` with the kernel
+gradient computed as a matrix product instead: with the patches of the input
+``P(x)`` (``lax.conv_general_dilated_patches``, the ``k_1 \cdots k_d C_in``
+values under every output position), the convolution is ``y = P(x) K`` and
+
+.. math::
+
+    \frac{\partial L}{\partial K} = P(x)^\top \frac{\partial L}{\partial y},
+
+one contraction over the batch and output positions. It is a ``custom_jvp``
+whose tangent is the im2col linearisation ``dy = P(dx) K + P(x) dK``: reverse
+mode transposes it to that product and to slices of ``g K^T`` added back in
+place for the input gradient, forward mode (``jax.jvp``, Hessians) works, and
+without a derivative the primal is XLA's own convolution. Outputs and both
+gradients equal the reference to float rounding (tested for strides, explicit
+and ``"SAME"`` padding, input and kernel dilation, 1-3 spatial dimensions).
+Measured inside ``scan`` (three 3 x 3 convolutions, 32 -> 64 channels,
+28 x 28, batch 64, Adam step): 7.0 s per step on the reference path, 0.20 s
+on this one (the same step jitted outside a loop: 0.155 s); compile time
+57 s -> 3.3 s.
+
+:func:`conv_fn` picks it by backend: the fast form on CPU, the reference
+(``lax.conv_general_dilated``, Flax's default) everywhere else, overridable
+with ``path="fast" | "reference"``. Plug it into a Flax layer::
+
+    nn.Conv(64, (3, 3), conv_general_dilated=conv_fn("auto"))
+
+The parameters are the layer's own (``nn.Conv``'s ``kernel`` and ``bias``),
+so a model trained on one path runs on the other.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+PATHS = ("auto", "fast", "reference")
+ConvFn = Callable[..., jax.Array]
+
+
+def resolve_path(path: str) -> str:
+    """``"auto"`` -> ``"fast"`` on XLA's CPU backend, else ``"reference"``."""
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if path == "auto":
+        return "fast" if jax.default_backend() == "cpu" else "reference"
+    return path
+
+
+def conv_fn(path: str = "auto") -> ConvFn:
+    """The convolution for ``path``: :func:`conv_general_dilated` or XLA's.
+
+    Args:
+      path: ``"auto"`` (fast on CPU, reference elsewhere), ``"fast"`` or
+        ``"reference"``.
+
+    Returns:
+      A function with ``lax.conv_general_dilated``'s signature, for
+      ``nn.Conv(..., conv_general_dilated=...)``.
+    """
+    return (
+        conv_general_dilated
+        if resolve_path(path) == "fast"
+        else jax.lax.conv_general_dilated
+    )
+
+
+def _pairs(padding: Any) -> Any:
+    return padding if isinstance(padding, str) else tuple(tuple(p) for p in padding)
+
+
+def _tuple(v: Sequence[int] | None, n: int) -> tuple[int, ...]:
+    return (1,) * n if v is None else tuple(v)
+
+
+def _channels_last(lhs_ndim: int, lhs_shape, rhs_shape, dimension_numbers) -> bool:
+    """Whether the layout is ``(N, *S, C)`` / ``(*K, C, D)`` / ``(N, *S', D)``."""
+    if dimension_numbers is None:
+        return False
+    n = lhs_ndim - 2
+    spatial = tuple(range(1, n + 1))
+    want = jax.lax.ConvDimensionNumbers(
+        lhs_spec=(0, n + 1, *spatial),
+        rhs_spec=(n + 1, n, *range(n)),
+        out_spec=(0, n + 1, *spatial),
+    )
+    return (
+        jax.lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) == want
+    )
+
+
+def patches(
+    x: jax.Array,
+    window: Sequence[int],
+    strides: Sequence[int],
+    padding: str | Sequence[tuple[int, int]],
+    lhs_dilation: Sequence[int],
+    rhs_dilation: Sequence[int],
+) -> jax.Array:
+    """The im2col matrix of a channels-last convolution, by strided slices.
+
+    ``x: (N, *S, C) -> (N, *S', k_1 ... k_d C)``, the last axis ordered like
+    a ``(*K, C, D)`` kernel reshaped to ``(k_1 ... k_d C, D)``, so that the
+    convolution is ``patches(x) @ K.reshape(-1, D)``. Slices (data movement)
+    rather than ``lax.conv_general_dilated_patches``, which is a convolution
+    with a one-hot kernel and costs ``k_1 ... k_d C`` multiply-adds per value.
+    """
+    n = x.ndim - 2
+    dilated = [
+        (s - 1) * d + 1 for s, d in zip(x.shape[1:-1], lhs_dilation, strict=True)
+    ]
+    extent = [(k - 1) * d + 1 for k, d in zip(window, rhs_dilation, strict=True)]
+    pads = (
+        jax.lax.padtype_to_pads(dilated, extent, strides, padding)
+        if isinstance(padding, str)
+        else padding
+    )
+    config = [
+        (0, 0, 0),
+        *((lo, hi, d - 1) for (lo, hi), d in zip(pads, lhs_dilation, strict=True)),
+        (0, 0, 0),
+    ]
+    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), config)
+    out = [
+        (size + lo + hi - e) // s + 1
+        for size, (lo, hi), e, s in zip(dilated, pads, extent, strides, strict=True)
+    ]
+    slices = []
+    for offset in itertools.product(*(range(k) for k in window)):
+        start = [0, *(o * d for o, d in zip(offset, rhs_dilation, strict=True)), 0]
+        limit = [
+            x.shape[0],
+            *(
+                b + s * (m - 1) + 1
+                for b, s, m in zip(start[1:-1], strides, out, strict=True)
+            ),
+            x.shape[-1],
+        ]
+        slices.append(jax.lax.slice(xp, start, limit, (1, *strides, 1)))
+    stacked = jnp.stack(slices, axis=n + 1)  # (N, *S', k_1 ... k_d, C)
+    return stacked.reshape(*stacked.shape[: n + 1], -1)
+
+
+@functools.cache
+def _patch_conv(
+    strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, precision
+):
+    """A ``custom_jvp`` convolution for one static configuration."""
+
+    def conv(x, kernel):
+        return jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            strides,
+            padding,
+            lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation,
+            dimension_numbers=dimension_numbers,
+            precision=precision,
+        )
+
+    @jax.custom_jvp
+    def fast(x, kernel):
+        return conv(x, kernel)
+
+    @fast.defjvp
+    def fast_jvp(primals, tangents):
+        # Linearised as im2col, dy = P(dx) K + P(x) dK: reverse mode transposes
+        # the second term to the matrix product P(x)^T g and the first to
+        # slices of g K^T added back in place (both measured faster inside a
+        # loop than XLA's gradient convolutions); the primal stays XLA's.
+        x, kernel = primals
+        dx, dkernel = tangents
+        window = kernel.shape[:-2]
+        p = patches(x, window, strides, padding, lhs_dilation, rhs_dilation)
+        p_dx = patches(dx, window, strides, padding, lhs_dilation, rhs_dilation)
+        matrix = lambda k: k.reshape(-1, k.shape[-1])  # noqa: E731
+        return conv(x, kernel), p_dx @ matrix(kernel) + p @ matrix(dkernel)
+
+    return fast
+
+
+def conv_general_dilated(
+    lhs: jax.Array,
+    rhs: jax.Array,
+    window_strides: Sequence[int],
+    padding: str | Sequence[tuple[int, int]],
+    lhs_dilation: Sequence[int] | None = None,
+    rhs_dilation: Sequence[int] | None = None,
+    dimension_numbers: Any = None,
+    feature_group_count: int = 1,
+    batch_group_count: int = 1,
+    precision: Any = None,
+    preferred_element_type: Any = None,
+) -> jax.Array:
+    """``lax.conv_general_dilated`` with a matrix-product kernel gradient.
+
+    Same signature and result as ``lax.conv_general_dilated``; see the module
+    docstring. Configurations the fast form does not cover (grouped
+    convolutions, layouts other than channels-last ``(N, *S, C)`` with a
+    ``(*K, C_in, C_out)`` kernel, a ``preferred_element_type``) are passed to
+    ``lax.conv_general_dilated`` unchanged.
+
+    Args:
+      lhs: ``(N, *S, C_in)`` input (channels-last).
+      rhs: ``(*K, C_in, C_out)`` kernel.
+      window_strides: strides per spatial dimension.
+      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` per spatial dimension.
+      lhs_dilation: input dilation (a transposed convolution's stride).
+      rhs_dilation: kernel dilation (atrous convolution).
+      dimension_numbers: the layout, as ``lax.conv_general_dilated``.
+      feature_group_count: grouped convolution (reference path if not 1).
+      batch_group_count: as ``lax`` (reference path if not 1).
+      precision: passed to both convolutions.
+      preferred_element_type: as ``lax`` (reference path if given).
+
+    Returns:
+      ``(N, *S', C_out)``.
+    """
+    n = lhs.ndim - 2
+    fast = (
+        feature_group_count == 1
+        and batch_group_count == 1
+        and preferred_element_type is None
+        and _channels_last(lhs.ndim, lhs.shape, rhs.shape, dimension_numbers)
+    )
+    if not fast:
+        return jax.lax.conv_general_dilated(
+            lhs,
+            rhs,
+            window_strides,
+            padding,
+            lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation,
+            dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count,
+            batch_group_count=batch_group_count,
+            precision=precision,
+            preferred_element_type=preferred_element_type,
+        )
+    spec = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+    f = _patch_conv(
+        _tuple(window_strides, n),
+        _pairs(padding),
+        _tuple(lhs_dilation, n),
+        _tuple(rhs_dilation, n),
+        spec,
+        precision,
+    )
+    return f(lhs, rhs)
+
+
+def _transpose_padding(
+    k: int, s: int, padding: str | tuple[int, int]
+) -> tuple[int, int]:
+    """``lax.conv_transpose``'s padding of the dilated input, per dimension."""
+    if padding == "SAME":
+        total = k + s - 2
+        lo = k - 1 if s > k - 1 else math.ceil(total / 2)
+    elif padding == "VALID":
+        total = k + s - 2 + max(k - s, 0)
+        lo = k - 1
+    else:
+        lo, hi = (k - p - 1 for p in padding)
+        total = lo + hi
+    return lo, total - lo
+
+
+def conv_transpose(
+    x: jax.Array,
+    kernel: jax.Array,
+    strides: Sequence[int],
+    padding: str | Sequence[tuple[int, int]] = "SAME",
+    path: str = "auto",
+) -> jax.Array:
+    """``lax.conv_transpose`` (channels-last, kernel not flipped) on ``path``.
+
+    A transposed convolution is the convolution of the input dilated by the
+    strides, with the padding ``lax.conv_transpose`` derives from ``padding``
+    (Keras ``Conv2DTranspose``'s conventions); the fast path differentiates it
+    through :func:`conv_general_dilated`.
+
+    Args:
+      x: ``(N, *S, C_in)``.
+      kernel: ``(*K, C_in, C_out)``.
+      strides: per spatial dimension.
+      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` per spatial dimension.
+      path: as :func:`conv_fn`.
+
+    Returns:
+      ``(N, *S', C_out)`` (``S' = S * strides`` for ``"SAME"``).
+    """
+    n = x.ndim - 2
+    window = kernel.shape[:n]
+    per_dim = [padding] * n if isinstance(padding, str) else [tuple(p) for p in padding]
+    pads = tuple(
+        _transpose_padding(k, s, p)
+        for k, s, p in zip(window, strides, per_dim, strict=True)
+    )
+    spatial = "DHW"[3 - n :]
+    dimensions = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+    return conv_fn(path)(
+        x,
+        kernel,
+        (1,) * n,
+        pads,
+        lhs_dilation=tuple(strides),
+        dimension_numbers=dimensions,
+    )
+
+
+class ConvTranspose(nn.Module):
+    """``nn.ConvTranspose`` (its parameters and defaults) on a chosen conv path.
+
+    Flax's ``nn.ConvTranspose`` calls ``lax.conv_transpose`` directly, so it
+    cannot take :func:`conv_general_dilated`; this layer has the same
+    ``kernel`` ``(*K, C_in, C_out)`` and ``bias`` ``(C_out,)`` parameters and
+    initialisers and computes :func:`conv_transpose` (tested equal to
+    ``nn.ConvTranspose`` for copied parameters). No ``transpose_kernel``,
+    ``kernel_dilation`` or circular padding.
+
+    Attributes:
+      features: output channels.
+      kernel_size: window per spatial dimension.
+      strides: per spatial dimension (None: 1).
+      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` pairs.
+      use_bias: add a bias.
+      kernel_init, bias_init: as ``nn.ConvTranspose``.
+      conv_path: ``"auto"``, ``"fast"`` or ``"reference"`` (:func:`conv_fn`).
+    """
+
+    features: int
+    kernel_size: Sequence[int]
+    strides: Sequence[int] | None = None
+    padding: str | Sequence[tuple[int, int]] = "SAME"
+    use_bias: bool = True
+    kernel_init: Callable = nn.linear.default_kernel_init
+    bias_init: Callable = nn.initializers.zeros_init()
+    conv_path: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """``(N, *S, C_in) -> (N, *S', features)``."""
+        window = tuple(self.kernel_size)
+        kernel = self.param(
+            "kernel", self.kernel_init, (*window, x.shape[-1], self.features)
+        )
+        strides = (1,) * len(window) if self.strides is None else tuple(self.strides)
+        y = conv_transpose(x, kernel, strides, self.padding, self.conv_path)
+        if self.use_bias:
+            bias = self.param("bias", self.bias_init, (self.features,))
+            y = y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
+        return y

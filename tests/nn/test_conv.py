@@ -1,0 +1,116 @@
+"""``jnn.nn`` convolutions: the fast path equals XLA's (``lax``, Flax) and is used."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jnn.nn import (
+    ConvTranspose,
+    conv_fn,
+    conv_general_dilated,
+    conv_transpose,
+    resolve_path,
+)
+
+# (input shape, kernel shape, strides, padding, lhs_dilation, rhs_dilation)
+CASES = [
+    ((2, 9, 9, 3), (3, 3, 3, 4), (1, 1), "SAME", None, None),
+    ((2, 9, 9, 3), (3, 3, 3, 4), (2, 2), "SAME", None, None),
+    ((2, 10, 9, 3), (4, 4, 3, 5), (2, 2), ((1, 1), (1, 1)), None, None),
+    ((2, 9, 9, 3), (3, 2, 3, 4), (1, 2), "VALID", None, (2, 1)),
+    ((2, 7, 7, 3), (4, 4, 3, 4), (1, 1), ((2, -1), (2, 2)), (2, 2), None),
+    ((2, 11, 3), (3, 3, 4), (2,), "SAME", None, None),
+    ((1, 5, 6, 7, 2), (2, 3, 2, 2, 3), (1, 2, 1), "SAME", None, None),
+]
+
+
+def _layout(ndim):
+    spatial = "DHW"[3 - (ndim - 2) :]
+    return (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[2]}-{c[3]}")
+def test_fast_conv_equals_lax_outputs_gradients_and_tangents(case):
+    shape, kshape, strides, padding, lhs_d, rhs_d = case
+    kx, kk, kg, kt = jax.random.split(jax.random.key(0), 4)
+    x, k = jax.random.normal(kx, shape), jax.random.normal(kk, kshape)
+    kw = {
+        "lhs_dilation": lhs_d,
+        "rhs_dilation": rhs_d,
+        "dimension_numbers": _layout(len(shape)),
+    }
+
+    def run(conv):
+        f = lambda x, k: conv(x, k, strides, padding, **kw)  # noqa: E731
+        y = f(x, k)
+        g = jax.random.normal(kg, y.shape)
+        grads = jax.grad(lambda x, k: jnp.sum(f(x, k) * g), (0, 1))(x, k)
+        tx, tk = jax.random.normal(kt, shape), jax.random.normal(kt, kshape)
+        _, tangent = jax.jvp(f, (x, k), (tx, tk))
+        return y, *grads, tangent
+
+    ref, fast = (
+        run(jax.lax.conv_general_dilated),
+        jax.jit(lambda: run(conv_general_dilated))(),
+    )
+    # float32 sums of <= 36 products of N(0, 1) terms, reordered: ~1e-5
+    for a, b in zip(ref, fast, strict=True):
+        np.testing.assert_allclose(b, a, atol=5e-5, rtol=1e-5)
+
+
+def test_fast_gradient_has_no_gradient_convolution():
+    # the point of the fast path: no XLA convolution in the backward pass
+    x, k = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
+    for conv, expected in ((conv_fn("fast"), 1), (conv_fn("reference"), 3)):
+
+        def loss(x, k, c=conv):
+            return jnp.sum(c(x, k, (1, 1), "SAME", dimension_numbers=_layout(4)))
+
+        jaxpr = str(jax.make_jaxpr(jax.grad(loss, (0, 1)))(x, k))
+        assert jaxpr.count("conv_general_dilated") == expected
+
+
+def test_grouped_convolution_falls_back_to_lax():
+    x, k = jax.random.normal(jax.random.key(1), (2, 6, 6, 4)), jnp.ones((3, 3, 2, 4))
+    args = ((1, 1), "SAME")
+    kw = {"dimension_numbers": _layout(4), "feature_group_count": 2}
+    np.testing.assert_array_equal(
+        conv_general_dilated(x, k, *args, **kw),
+        jax.lax.conv_general_dilated(x, k, *args, **kw),
+    )
+
+
+@pytest.mark.parametrize(
+    "strides, padding",
+    [((2, 2), "SAME"), ((2, 2), "VALID"), ((2, 2), ((1, 1), (1, 1))), ((1, 1), "SAME")],
+)
+def test_conv_transpose_module_equals_flax(strides, padding):
+    x = jax.random.normal(jax.random.key(0), (2, 7, 7, 5))
+    ref = nn.ConvTranspose(4, (3, 3), strides=strides, padding=padding)
+    params = ref.init(jax.random.key(1), x)
+    for path in ("fast", "reference"):
+        layer = ConvTranspose(
+            4, (3, 3), strides=strides, padding=padding, conv_path=path
+        )
+        own = layer.init(jax.random.key(1), x)  # same initialisers and shapes
+        jax.tree.map(np.testing.assert_array_equal, own, params)
+        loss = lambda p, x, m: jnp.sum(jnp.sin(m.apply(p, x)))  # noqa: E731
+        np.testing.assert_allclose(
+            layer.apply(params, x), ref.apply(params, x), atol=1e-5
+        )
+        g_ref = jax.grad(loss, (0, 1))(params, x, ref)
+        g_own = jax.grad(loss, (0, 1))(params, x, layer)
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, atol=5e-5), g_own, g_ref
+        )
+    assert conv_transpose(x, jnp.ones((3, 3, 5, 2)), (2, 2)).shape == (2, 14, 14, 2)
+
+
+def test_bad_path_is_a_value_error():
+    assert resolve_path("auto") == (
+        "fast" if jax.default_backend() == "cpu" else "reference"
+    )
+    with pytest.raises(ValueError, match="path must be one of"):
+        conv_fn("cuda")
