@@ -10,10 +10,22 @@ generation, BERT pre-training and fine-tuning), ``jnn.graph`` (G: DeepWalk and
 node2vec embeddings, GCN, GAT, GraphSAGE, GGNN on Jraph graphs, over-smoothing)
 and ``jnn.generative`` (Gen: Boltzmann machines, RBMs with CD-k / PCD and AIS,
 DBNs), on the shared layers ``jnn.train`` (the compiled training engine: learners, batch
-plans, model state, fit/run) and ``jnn.data`` (real data sets and readers).
+plans, model state, fit/run), ``jnn.data`` (real data sets and readers) and
+``jnn.nn`` (building blocks the chapters share: backend-aware convolutions).
 """
 
-from jnn import cnn, data, generative, graph, hopfield, rnn, static, train, transformer
+from jnn import (
+    cnn,
+    data,
+    generative,
+    graph,
+    hopfield,
+    nn,
+    rnn,
+    static,
+    train,
+    transformer,
+)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -23,6 +35,7 @@ __all__ = [
     "generative",
     "graph",
     "hopfield",
+    "nn",
     "rnn",
     "static",
     "train",

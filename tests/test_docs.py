@@ -6,6 +6,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "jnn.nn.conv",
     "jnn.generative.vae.elbo",
     "jnn.generative.vae.interpolation",
     "jnn.generative.vae.model",

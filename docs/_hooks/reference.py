@@ -35,6 +35,7 @@ class Chapter(NamedTuple):
 CHAPTERS = (
     Chapter("train", "jnn.train", "Engine", "engine"),
     Chapter("data", "jnn.data", "Data", "data"),
+    Chapter("nn", "jnn.nn", "Common layers", "engine"),
     Chapter("static", "jnn.static", "Static networks", "S"),
     Chapter("hopfield", "jnn.hopfield", "Hopfield networks", "D"),
     Chapter("cnn", "jnn.cnn", "Convolutional networks", "C"),
@@ -53,6 +54,7 @@ MODULE_IDS = {
     "jnn.train": "engine",
     "jnn.train.stopping": "S2",
     "jnn.data": "data",
+    "jnn.nn": "engine",
     "jnn.static.backprop.mlp": "S1, S3",
     "jnn.static.backprop.diagnostics": "S3",
     "jnn.static.backprop.calibration": "S5",

@@ -74,6 +74,16 @@ def conv_fn(path: str = "auto") -> ConvFn:
     Returns:
       A function with ``lax.conv_general_dilated``'s signature, for
       ``nn.Conv(..., conv_general_dilated=...)``.
+
+    Example:
+      >>> import flax.linen as nn
+      >>> import jax, jax.numpy as jnp
+      >>> layer = nn.Conv(4, (3, 3), conv_general_dilated=conv_fn("fast"))
+      >>> x = jnp.ones((2, 8, 8, 1))
+      >>> params = layer.init(jax.random.key(0), x)
+      >>> grads = jax.grad(lambda p: layer.apply(p, x).sum())(params)
+      >>> grads["params"]["kernel"].shape
+      (3, 3, 1, 4)
     """
     return (
         conv_general_dilated
@@ -267,19 +277,14 @@ def conv_general_dilated(
     return f(lhs, rhs)
 
 
-def _transpose_padding(
-    k: int, s: int, padding: str | tuple[int, int]
-) -> tuple[int, int]:
-    """``lax.conv_transpose``'s padding of the dilated input, per dimension."""
+def _transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
+    """``lax.conv_transpose``'s padding of the dilated input for a padding name."""
     if padding == "SAME":
         total = k + s - 2
         lo = k - 1 if s > k - 1 else math.ceil(total / 2)
-    elif padding == "VALID":
+    else:  # "VALID"
         total = k + s - 2 + max(k - s, 0)
         lo = k - 1
-    else:
-        lo, hi = (k - p - 1 for p in padding)
-        total = lo + hi
     return lo, total - lo
 
 
@@ -301,19 +306,21 @@ def conv_transpose(
       x: ``(N, *S, C_in)``.
       kernel: ``(*K, C_in, C_out)``.
       strides: per spatial dimension.
-      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` per spatial dimension.
+      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` per spatial dimension
+        (explicit pairs pad the dilated input, as ``lax.conv_transpose``).
       path: as :func:`conv_fn`.
 
     Returns:
       ``(N, *S', C_out)`` (``S' = S * strides`` for ``"SAME"``).
     """
     n = x.ndim - 2
-    window = kernel.shape[:n]
-    per_dim = [padding] * n if isinstance(padding, str) else [tuple(p) for p in padding]
-    pads = tuple(
-        _transpose_padding(k, s, p)
-        for k, s, p in zip(window, strides, per_dim, strict=True)
-    )
+    if isinstance(padding, str):
+        pads = tuple(
+            _transpose_padding(k, s, padding)
+            for k, s in zip(kernel.shape[:n], strides, strict=True)
+        )
+    else:  # explicit pairs pad the dilated input, as in lax.conv_transpose
+        pads = tuple(tuple(p) for p in padding)
     spatial = "DHW"[3 - n :]
     dimensions = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
     return conv_fn(path)(

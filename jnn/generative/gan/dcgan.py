@@ -167,7 +167,7 @@ class DCGANDiscriminator(nn.Module):
         whose gradient penalty needs samples treated independently) or None.
       fast_path: kernel gradients by matrix product (True), by XLA (False),
         or None: on CPU, where XLA's convolution kernel gradient inside a
-        ``lax.scan`` (every ``fit`` step) is 40-85x slower (``_conv.py``).
+        ``lax.scan`` (every ``fit`` step) is 40-85x slower (:mod:`jnn.nn.conv`).
 
     Call: ``x`` of shape ``(n, image_size, image_size, C)`` -> ``(n,)``
     logits.
