@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn._checks import check_array, check_interval, check_key, check_positive_int
+from jnn.nn import conv_fn, resolve_path
 
 #: Resolutions of the synthesis network (two style layers each).
 RESOLUTIONS = (7, 14, 28)
@@ -128,14 +129,18 @@ class SynthesisNetwork(nn.Module):
     Attributes:
       channels: features at 7, 14 and 28 pixels.
       use_noise: noise inputs on (they need a ``"noise"`` RNG).
+      conv_path: how the convolutions are computed (:func:`jnn.nn.conv_fn`:
+        ``"auto"`` is the fast kernel gradient on CPU); same parameters.
     """
 
     channels: Sequence[int] = (64, 32, 16)
     use_noise: bool = True
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, styles: jax.Array) -> jax.Array:
         """Synthesise images from per-layer styles."""
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
         b = styles.shape[0]
         c0 = self.channels[0]
         const = self.param(
@@ -147,13 +152,13 @@ class SynthesisNetwork(nn.Module):
         for i, c in enumerate(self.channels):
             if i > 0:
                 x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
-                x = nn.Conv(c, (3, 3))(x)
+                x = conv(c, (3, 3))(x)
                 x = StyleLayer(c, self.use_noise)(x, styles[:, layer])
                 layer += 1
-            x = nn.Conv(c, (3, 3))(x)
+            x = conv(c, (3, 3))(x)
             x = StyleLayer(c, self.use_noise)(x, styles[:, layer])
             layer += 1
-        return 0.5 * (jnp.tanh(nn.Conv(1, (1, 1))(x)) + 1.0)
+        return 0.5 * (jnp.tanh(conv(1, (1, 1))(x)) + 1.0)
 
 
 class StyleGenerator(nn.Module):
@@ -168,6 +173,7 @@ class StyleGenerator(nn.Module):
       mapping_layers: depth of the mapping network.
       channels: synthesis features at 7, 14 and 28 pixels.
       use_noise: noise inputs on.
+      conv_path: the synthesis network's conv path (:func:`jnn.nn.conv_fn`).
     """
 
     latent_size: int = 64
@@ -175,11 +181,14 @@ class StyleGenerator(nn.Module):
     mapping_layers: int = 4
     channels: Sequence[int] = (64, 32, 16)
     use_noise: bool = True
+    conv_path: str = "auto"
 
     def setup(self):
         """Create the two networks."""
         self.mapping = MappingNetwork(self.style_size, self.mapping_layers)
-        self.synthesis = SynthesisNetwork(tuple(self.channels), self.use_noise)
+        self.synthesis = SynthesisNetwork(
+            tuple(self.channels), self.use_noise, self.conv_path
+        )
 
     @property
     def n_styles(self) -> int:
@@ -208,6 +217,7 @@ def style_generator(
     channels: Sequence[int] = (64, 32, 16),
     use_noise: bool = True,
     image_size: int = 28,
+    conv_path: str = "auto",
 ) -> StyleGenerator:
     """A checked :class:`StyleGenerator`.
 
@@ -231,7 +241,10 @@ def style_generator(
             f"`image_size` must be {RESOLUTIONS[-1]} (the synthesis network "
             f"upsamples {' -> '.join(map(str, RESOLUTIONS))}); got {image_size}."
         )
-    return StyleGenerator(latent_size, style_size, mapping_layers, channels, use_noise)
+    resolve_path(conv_path)  # a ValueError naming it, before any tracing
+    return StyleGenerator(
+        latent_size, style_size, mapping_layers, channels, use_noise, conv_path
+    )
 
 
 def check_crossover(crossover, n_styles: int) -> None:

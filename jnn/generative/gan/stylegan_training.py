@@ -22,6 +22,8 @@ players ``"discriminator"`` then ``"generator"``; batches are
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -29,6 +31,7 @@ import optax
 
 from jnn._checks import check_fraction, check_interval
 from jnn.generative.gan.stylegan import StyleGenerator, check_generator, mix_styles
+from jnn.nn import conv_fn
 from jnn.train import Learner, Player, players_learner
 
 
@@ -40,16 +43,20 @@ class StyleDiscriminator(nn.Module):
 
     Attributes:
       features: channels of the first conv (doubled at the second).
+      conv_path: how the convolutions are computed (:func:`jnn.nn.conv_fn`;
+        the fast path's ``custom_jvp`` differentiates twice, as R1 needs).
     """
 
     features: int = 32
+    conv_path: str = "auto"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Logits of images in ``[0, 1]``."""
-        h = nn.leaky_relu(nn.Conv(self.features, (4, 4), 2, padding=1)(2 * x - 1), 0.2)
-        h = nn.leaky_relu(nn.Conv(2 * self.features, (4, 4), 2, padding=1)(h), 0.2)
-        h = nn.leaky_relu(nn.Conv(2 * self.features, (3, 3))(h), 0.2)
+        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        h = nn.leaky_relu(conv(self.features, (4, 4), 2, padding=1)(2 * x - 1), 0.2)
+        h = nn.leaky_relu(conv(2 * self.features, (4, 4), 2, padding=1)(h), 0.2)
+        h = nn.leaky_relu(conv(2 * self.features, (3, 3))(h), 0.2)
         return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
 
 
