@@ -25,6 +25,7 @@ from jnn.train.loop import (
     _Plan,
     check_init_state,
 )
+from jnn.train.modules import INIT_COMPILER_OPTIONS
 from jnn.train.parallel import placement, put
 from jnn.train.plans import BatchPlan
 from jnn.train.progress import EpochProgress, progress_wanted
@@ -52,18 +53,9 @@ def _compiled(plan: _Plan, replicated):
     init = jax.jit(
         functools.partial(_init_carry, plan),
         out_shardings=replicated,
-        compiler_options=_INIT_COMPILER_OPTIONS.get(jax.default_backend()),
+        compiler_options=INIT_COMPILER_OPTIONS.get(jax.default_backend()),
     )
     return init, jax.jit(epochs, out_shardings=replicated)
-
-
-#: Compiler options of the initialiser, which runs once per ``fit``: on CPU,
-#: LLVM's optimisation passes are most of the compile time of a model's
-#: initialisation (one threefry kernel per parameter array) and buy nothing
-#: for a single run (LeNet-5: 2.0 s -> 0.5 s; 2,000 image models compiled in
-#: the test suite). The values may differ from an optimised compile in the
-#: last bit (float rounding of the initialisers' scaling).
-_INIT_COMPILER_OPTIONS = {"cpu": {"xla_backend_optimization_level": 0}}
 
 
 def fit(

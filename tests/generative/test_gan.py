@@ -260,7 +260,7 @@ def test_fast_transposed_convolution_equals_reference():
     )
 
     rng = np.random.default_rng(3)
-    for padding, side in (((2, 2), 5), ((1, 2), 4)):
+    for padding, side in (((2, 2), 5), ((1, 2), 4), ((3, 3), 3), ((0, 1), 4)):
         x = jnp.asarray(rng.normal(size=(2, side, side, 3)), jnp.float32)
         k = jnp.asarray(rng.normal(size=(4, 4, 3, 5)), jnp.float32)
         w = jnp.asarray(rng.normal(size=conv_transpose_reference(x, k, padding).shape))

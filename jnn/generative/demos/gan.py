@@ -41,7 +41,7 @@ from jnn.generative.gan import (
     generate,
     ring_scores,
 )
-from jnn.train import run
+from jnn.train import fit, run
 
 RING_STD = 0.02
 
@@ -154,7 +154,8 @@ def dcgan_mnist(config: DemoConfig) -> DemoResult:
     )
     key = jax.random.key(config.seed)
     untrained = learner.init(key, {"x": train["x"][:2]})
-    result = run(learner, train, key=key, epochs=epochs, batch_size=64)
+    # fit, not run: its initialiser and epoch loop are compiled (and cached)
+    result = fit(learner, train, key=key, epochs=epochs, batch_size=64)
     sample_key = jax.random.fold_in(key, 1)
 
     def samples(state):
