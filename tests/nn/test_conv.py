@@ -61,15 +61,40 @@ def test_fast_conv_equals_lax_outputs_gradients_and_tangents(case):
 
 
 def test_fast_gradient_has_no_gradient_convolution():
-    # the point of the fast path: no XLA convolution in the backward pass
+    # the point of the fast path: no XLA convolution in the backward pass, also
+    # at second order (a gradient penalty differentiates the gradient again)
     x, k = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
-    for conv, expected in ((conv_fn("fast"), 1), (conv_fn("reference"), 3)):
+    for conv, first, second in ((conv_fn("fast"), 1, 1), (conv_fn("reference"), 3, 5)):
 
         def loss(x, k, c=conv):
-            return jnp.sum(c(x, k, (1, 1), "SAME", dimension_numbers=_layout(4)))
+            y = c(x, k, (1, 1), "SAME", dimension_numbers=_layout(4))
+            return jnp.sum(jnp.tanh(y))
+
+        def penalty(k):
+            return jnp.sum(jax.grad(loss)(x, k) ** 2)
 
         jaxpr = str(jax.make_jaxpr(jax.grad(loss, (0, 1)))(x, k))
-        assert jaxpr.count("conv_general_dilated") == expected
+        assert jaxpr.count("conv_general_dilated") == first
+        assert (
+            str(jax.make_jaxpr(jax.grad(penalty))(k)).count("conv_general_dilated")
+            == second
+        )
+
+
+def test_fast_second_order_equals_lax():
+    kx, kk = jax.random.split(jax.random.key(2))
+    x, k = jax.random.normal(kx, (2, 7, 7, 3)), jax.random.normal(kk, (3, 3, 3, 4))
+
+    def penalty(conv):
+        def loss(x, k):
+            y = conv(x, k, (2, 2), "SAME", dimension_numbers=_layout(4))
+            return jnp.sum(jnp.tanh(y))
+
+        return lambda k: jnp.sum(jax.grad(loss)(x, k) ** 2)
+
+    want = jax.grad(penalty(jax.lax.conv_general_dilated))(k)
+    got = jax.jit(jax.grad(penalty(conv_general_dilated)))(k)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_grouped_convolution_falls_back_to_lax():
