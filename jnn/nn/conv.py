@@ -55,21 +55,27 @@ PATHS = ("auto", "fast", "reference")
 ConvFn = Callable[..., jax.Array]
 
 
-def resolve_path(path: str) -> str:
-    """``"auto"`` -> ``"fast"`` on XLA's CPU backend, else ``"reference"``."""
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+def resolve_path(path: str, name: str = "path") -> str:
+    """``"auto"`` -> ``"fast"`` on XLA's CPU backend, else ``"reference"``.
+
+    Raises:
+      ValueError: ``path`` not one of :data:`PATHS` (the message names the
+        argument ``name``, e.g. a model's ``conv_path``).
+    """
+    if not isinstance(path, str) or path not in PATHS:
+        raise ValueError(f"`{name}` must be one of {PATHS}; got {path!r}.")
     if path == "auto":
         return "fast" if jax.default_backend() == "cpu" else "reference"
     return path
 
 
-def conv_fn(path: str = "auto") -> ConvFn:
+def conv_fn(path: str = "auto", name: str = "path") -> ConvFn:
     """The convolution for ``path``: :func:`conv_general_dilated` or XLA's.
 
     Args:
       path: ``"auto"`` (fast on CPU, reference elsewhere), ``"fast"`` or
         ``"reference"``.
+      name: the argument named in the error for a bad ``path``.
 
     Returns:
       A function with ``lax.conv_general_dilated``'s signature, for
@@ -87,7 +93,7 @@ def conv_fn(path: str = "auto") -> ConvFn:
     """
     return (
         conv_general_dilated
-        if resolve_path(path) == "fast"
+        if resolve_path(path, name) == "fast"
         else jax.lax.conv_general_dilated
     )
 
@@ -374,7 +380,8 @@ class ConvTranspose(nn.Module):
             "kernel", self.kernel_init, (*window, x.shape[-1], self.features)
         )
         strides = (1,) * len(window) if self.strides is None else tuple(self.strides)
-        y = conv_transpose(x, kernel, strides, self.padding, self.conv_path)
+        path = resolve_path(self.conv_path, "conv_path")
+        y = conv_transpose(x, kernel, strides, self.padding, path)
         if self.use_bias:
             bias = self.param("bias", self.bias_init, (self.features,))
             y = y + bias.reshape((1,) * (y.ndim - 1) + (-1,))

@@ -137,5 +137,7 @@ def test_bad_path_is_a_value_error():
     assert resolve_path("auto") == (
         "fast" if jax.default_backend() == "cpu" else "reference"
     )
-    with pytest.raises(ValueError, match="path must be one of"):
+    with pytest.raises(ValueError, match="`path` must be one of"):
         conv_fn("cuda")
+    with pytest.raises(ValueError, match="`conv_path` must be one of"):
+        conv_fn("gpu", "conv_path")

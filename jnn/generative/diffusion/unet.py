@@ -64,7 +64,9 @@ class ResidualBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, time: jax.Array) -> jax.Array:
         """``x`` ``(B, H, W, C)``, ``time`` ``(B, E)`` -> ``(B, H, W, features)``."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         h = nn.silu(nn.GroupNorm(self.groups)(x))
         h = conv(self.features, (3, 3))(h)
         h = h + nn.Dense(self.features)(nn.silu(time))[:, None, None, :]
@@ -146,7 +148,9 @@ class UNet(nn.Module):
         embed = 4 * self.channels
         time = timestep_embedding(t, self.channels)
         time = nn.Dense(embed)(nn.silu(nn.Dense(embed)(time)))
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         block = functools.partial(
             ResidualBlock, groups=self.groups, conv_path=self.conv_path
         )

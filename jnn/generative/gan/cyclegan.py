@@ -59,7 +59,9 @@ class ResidualBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(B, H, W, C)`` -> ``(B, H, W, C)``."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         h = conv(self.features, (3, 3), padding="VALID")(_reflect(x, 1))
         h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
         h = conv(self.features, (3, 3), padding="VALID")(_reflect(h, 1))
@@ -86,7 +88,9 @@ class CycleGenerator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Translate images in ``[0, 1]`` to images in ``[0, 1]``."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         h = conv(self.features, (7, 7), padding="VALID")(_reflect(2 * x - 1, 3))
         h = nn.relu(nn.InstanceNorm(epsilon=1e-5)(h))
         for i in range(1, self.downsamplings + 1):
@@ -122,7 +126,9 @@ class PatchDiscriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Patch scores of images in ``[0, 1]``."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         h = conv(self.features, (4, 4), strides=2, padding=1)(2 * x - 1)
         h = nn.leaky_relu(h, 0.2)
         h = conv(2 * self.features, (4, 4), strides=2, padding=1)(h)

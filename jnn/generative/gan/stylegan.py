@@ -140,7 +140,9 @@ class SynthesisNetwork(nn.Module):
     @nn.compact
     def __call__(self, styles: jax.Array) -> jax.Array:
         """Synthesise images from per-layer styles."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         b = styles.shape[0]
         c0 = self.channels[0]
         const = self.param(
@@ -241,7 +243,7 @@ def style_generator(
             f"`image_size` must be {RESOLUTIONS[-1]} (the synthesis network "
             f"upsamples {' -> '.join(map(str, RESOLUTIONS))}); got {image_size}."
         )
-    resolve_path(conv_path)  # a ValueError naming it, before any tracing
+    resolve_path(conv_path, "conv_path")  # a ValueError naming it, before any tracing
     return StyleGenerator(
         latent_size, style_size, mapping_layers, channels, use_noise, conv_path
     )

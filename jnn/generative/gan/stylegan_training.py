@@ -53,7 +53,9 @@ class StyleDiscriminator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Logits of images in ``[0, 1]``."""
-        conv = functools.partial(nn.Conv, conv_general_dilated=conv_fn(self.conv_path))
+        conv = functools.partial(
+            nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
+        )
         h = nn.leaky_relu(conv(self.features, (4, 4), 2, padding=1)(2 * x - 1), 0.2)
         h = nn.leaky_relu(conv(2 * self.features, (4, 4), 2, padding=1)(h), 0.2)
         h = nn.leaky_relu(conv(2 * self.features, (3, 3))(h), 0.2)
