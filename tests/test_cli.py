@@ -34,6 +34,20 @@ def test_unknown_demo_is_a_clear_error(capsys):
         cli.main(["run", "mlp-digits", "--epochs", "0"])
 
 
+def test_demo_compile_settings_respect_the_users_xla_flags(monkeypatch):
+    monkeypatch.setattr(cli, "_cpu_only", lambda: True)
+    monkeypatch.setenv("XLA_FLAGS", "")  # the user's (empty) choice: kept
+    cli._demo_compile_settings()
+    assert cli.os.environ["XLA_FLAGS"] == ""
+    monkeypatch.delenv("XLA_FLAGS")
+    cli._demo_compile_settings()
+    assert cli.os.environ["XLA_FLAGS"] == cli.CPU_DEMO_XLA_FLAGS
+    monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setattr(cli, "_cpu_only", lambda: False)  # an accelerator plugin
+    cli._demo_compile_settings()
+    assert "XLA_FLAGS" not in cli.os.environ
+
+
 def test_run_writes_plots(tmp_path, capsys):
     assert (
         cli.main(["run", "stopping-diabetes", "--epochs", "30", "--out", str(tmp_path)])
