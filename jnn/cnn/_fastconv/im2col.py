@@ -16,6 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jnn.nn import conv_general_dilated as nn_conv_general_dilated
+
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 
@@ -112,8 +114,10 @@ def conv_matmul_backward(
     than these matrix products; outputs and gradients are the same (to float
     rounding). See :func:`valid_conv`.
 
-    Supported (else plain ``lax.conv_general_dilated``): NHWC/HWIO, stride 1,
-    no dilation, one group, ``"VALID"`` or explicit padding. Signature as
+    Supported here: NHWC/HWIO, stride 1, no dilation, one group, ``"VALID"``
+    or explicit padding; anything else goes to
+    :func:`jnn.nn.conv_general_dilated`, the general form of the same idea
+    (which hands grouped convolutions to ``lax.conv_general_dilated``). Signature as
     ``lax.conv_general_dilated``, so it plugs into ``nn.Conv(...,
     conv_general_dilated=conv_matmul_backward)``.
     """
@@ -124,8 +128,8 @@ def conv_matmul_backward(
         and _is_nhwc(lhs, rhs, dimension_numbers)
         and (padding == "VALID" or not isinstance(padding, str))
     )
-    if not fast:
-        return jax.lax.conv_general_dilated(
+    if not fast:  # the general im2col-derivative form (itself lax where it must)
+        return nn_conv_general_dilated(
             lhs,
             rhs,
             window_strides,
