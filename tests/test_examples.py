@@ -41,6 +41,7 @@ def test_every_example_is_tested():
         "rnn/tbptt.py",
         "transformer/gpt_shakespeare.py",
         "transformer/speakers.py",
+        "transformer/bert_pretraining.py",
         "generative/vae_mnist.py",
     }
     # needs the cached MNIST classifier (a minute of training the first time);
@@ -169,6 +170,20 @@ def test_speakers_smoke(tmp_path, monkeypatch):
     assert rows[0]["pretrain_seconds"] > 0 and rows[1]["pretrain_seconds"] == 0
     assert abs(result["majority"] - 0.1) < 1e-9  # GLOUCESTER on the 800 test lines
     assert (tmp_path / "jnn-output" / "speakers_accuracy.png").exists()
+
+
+@pytest.mark.slow  # ~25 s, mostly compiling the epoch and the evaluation
+def test_bert_pretraining_smoke(tmp_path, monkeypatch):
+    result = run_example("transformer/bert_pretraining.py", tmp_path, monkeypatch)
+    assert result["steps"] == 20 and result["test_pairs"] == 640
+    for name in ("val_mlm_accuracy", "val_nsp_accuracy"):
+        assert len(result[name]) == 2 and np.all(np.isfinite(result[name]))
+    assert 0.0 <= result["test_nsp_accuracy"] <= 1.0
+    # MLM at least finds the commonest character after 20 steps
+    assert result["test_mlm_accuracy"] >= result["space_baseline_mlm"] - 0.02
+    # the surface cues are real: the regression beats chance by > 4 s.e. (0.012)
+    assert result["surface_baseline_nsp"]["test"] > 0.55
+    assert (tmp_path / "jnn-output" / "bert_pretraining.png").exists()
 
 
 def test_vae_mnist_smoke(tmp_path, monkeypatch):

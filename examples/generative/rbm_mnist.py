@@ -36,6 +36,10 @@ PCD reported -91.6 but with log Z still rising with the number of temperatures
 (5,000 / 14,500 / 30,000 temperatures: -88.3 / -101.1 / -110.0 nats): its
 long Gibbs chains fall into a spurious mode that its fantasy particles never
 showed. The paper's numbers come from far longer training.
+
+CD-25 at full length (``--methods cd25 --epochs 50``, one core, 1,595 s of
+training): test -85.63 nats, train -82.17 (paper: -86.34), log Z 353.53 +- 0.09
+(353.26 at a quarter of the temperatures: converged by the rule above).
 """
 
 from __future__ import annotations
