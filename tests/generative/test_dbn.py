@@ -222,6 +222,39 @@ def test_discriminative_fine_tuning_beats_random_initialisation():
     assert pretrained < random - 0.02
 
 
+def test_dropout_fine_tuning_masks_only_in_training():
+    dbn = labelled_dbn().dbn
+    x = mnist()[0][:64]
+    plain, params = gen.dbn_classifier(dbn, 10, key=jax.random.key(4))
+    model, same = gen.dbn_classifier(
+        dbn, 10, key=jax.random.key(4), dropout_rate=0.5, input_dropout_rate=0.2
+    )
+    chex.assert_trees_all_equal(params, same)  # dropout adds no parameters
+    variables = {"params": params}
+    evaluated = model.apply(variables, x)  # evaluation: no dropout
+    np.testing.assert_allclose(evaluated, plain.apply(variables, x), atol=1e-6)
+    rngs = {"dropout": jax.random.key(7)}
+    trained = model.apply(variables, x, train=True, rngs=rngs)
+    again = model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(8)})
+    assert float(jnp.abs(trained - evaluated).max()) > 0.1  # masks change logits
+    assert float(jnp.abs(trained - again).max()) > 0.1  # ... differently per key
+    # the input mask keeps ~80% of the pixels, scaled by 1 / 0.8
+    _, seen = model.apply(
+        variables,
+        x,
+        train=True,
+        rngs=rngs,
+        capture_intermediates=True,
+        mutable=["intermediates"],
+    )
+    kept = np.asarray(seen["intermediates"]["Dropout_0"]["__call__"][0])
+    ink = np.asarray(x) > 0
+    assert abs(np.mean(kept[ink] > 0) - 0.8) < 0.02
+    np.testing.assert_allclose(kept[kept > 0], np.asarray(x)[kept > 0] / 0.8, rtol=1e-6)
+    with pytest.raises(ValueError, match="`dropout_rate`"):
+        gen.dbn_classifier(dbn, 10, key=jax.random.key(4), dropout_rate=1.0)
+
+
 def test_example_script_smoke(tmp_path):
     script = Path(__file__).parents[2] / "examples" / "generative" / "dbn_mnist.py"
     summary = runpy.run_path(str(script))["main"](["--smoke", "--out", str(tmp_path)])

@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jnn._checks import check_key, check_positive_int
+from jnn._checks import check_fraction, check_key, check_positive_int
 from jnn.generative.boltzmann.dbn import (
     DBN,
     _check_data,
@@ -77,25 +77,45 @@ class DBNClassifier(nn.Module):
     Attributes:
       features: hidden widths then the number of classes, e.g.
         ``(500, 500, 2000, 10)``.
+      dropout_rate: dropout on every hidden layer's output in training
+        (Srivastava et al. 2014 fine-tune DBNs with 0.5); 0 is plain
+        back-propagation.
+      input_dropout_rate: dropout on the inputs in training (their 0.2).
 
     Call:
       ``x (B, V) -> logits (B, features[-1])``; layer ``i`` is
-      ``h_{i+1} = sigmoid(h_i W_i + c_i)``, parameters named ``layer_i``.
+      ``h_{i+1} = sigmoid(h_i W_i + c_i)``, parameters named ``layer_i``;
+      ``train=True`` applies the dropouts (the ``"dropout"`` RNG stream).
     """
 
     features: Sequence[int]
+    dropout_rate: float = 0.0
+    input_dropout_rate: float = 0.0
+
+    def __post_init__(self):
+        check_fraction(self.dropout_rate, "dropout_rate")
+        check_fraction(self.input_dropout_rate, "input_dropout_rate")
+        super().__post_init__()
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         """Map ``x: (B, V)`` to logits."""
         *hidden, n_out = self.features
+        x = nn.Dropout(self.input_dropout_rate, deterministic=not train)(x)
         for i, width in enumerate(hidden):
             x = nn.sigmoid(nn.Dense(width, name=f"layer_{i}")(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         return nn.Dense(n_out, name=f"layer_{len(hidden)}")(x)
 
 
 def dbn_classifier(
-    dbn: DBN, n_outputs: int, *, key: jax.Array, output_scale: float = 0.01
+    dbn: DBN,
+    n_outputs: int,
+    *,
+    key: jax.Array,
+    output_scale: float = 0.01,
+    dropout_rate: float = 0.0,
+    input_dropout_rate: float = 0.0,
 ) -> tuple[DBNClassifier, dict]:
     """The recognition stack as a :class:`DBNClassifier` and its parameters.
 
@@ -110,7 +130,9 @@ def dbn_classifier(
         fit(learner, train, key=key, epochs=..., init_state=start)
 
     (the optimiser state of ``learner.init`` does not depend on the values of
-    the parameters for SGD, momentum or Adam).
+    the parameters for SGD, momentum or Adam). ``dropout_rate`` and
+    ``input_dropout_rate`` go to :class:`DBNClassifier` (dropout fine-tuning,
+    Srivastava et al. 2014: 0.5 and 0.2).
 
     Returns:
       ``(model, params)``.
@@ -129,4 +151,5 @@ def dbn_classifier(
         * jax.random.normal(key, (sizes[-1], n_outputs), jnp.float32),
         "bias": jnp.zeros((n_outputs,), jnp.float32),
     }
-    return DBNClassifier((*sizes[1:], n_outputs)), params
+    model = DBNClassifier((*sizes[1:], n_outputs), dropout_rate, input_dropout_rate)
+    return model, params
