@@ -4,8 +4,10 @@ Scaling: for n = 10 ... 100 random cities in the unit square, (1) one
 evaluation of the Hopfield-Tank synaptic input for a vmapped batch of 64
 states, applied through its structure (row, column, global sums and one
 ``d @ rolled V`` product), against the dense ``(n^2, n^2)`` matrix product
-where it fits (n <= 40); (2) the Potts mean-field anneal (default schedule:
-233 sweeps of n serial city updates) per restart, 16 vmapped restarts. Both
+where it fits (n <= 40); (2) the Potts mean-field anneal per restart, 16
+vmapped restarts: softassign (the default: 132 temperatures x 6 damped
+synchronous updates, each an O(n^3) product and 10 log-domain Sinkhorn
+iterations) and the serial form (237 sweeps of n serial city updates). Both
 should grow as n^3 (the fitted log-log slope is printed); (3) the neural
 peers on the same instances, 16 vmapped restarts each: the elastic net
 (Durbin & Willshaw 1987; 2,000 iterations over 2.5 n ring points: O(n^2) per
@@ -65,14 +67,16 @@ def _field_rows(n: int, repeats: int) -> list[dict]:
     return rows
 
 
-def _anneal_row(n: int, repeats: int) -> dict:
+def _anneal_row(n: int, repeats: int, method: str = "softassign") -> dict:
     network = potts_tsp(np.asarray(random_tsp(jax.random.key(n), n)[1]))
     key = jax.random.key(0)
     t = h.time_calls(
-        lambda i: jax.block_until_ready(anneal_tsp(network, key, restarts=RESTARTS)),
+        lambda i: jax.block_until_ready(
+            anneal_tsp(network, key, method=method, restarts=RESTARTS)
+        ),
         repeats,
     )
-    row = _row(f"Potts anneal, n={n}, {RESTARTS} restarts", "jnn", t, n)
+    row = _row(f"Potts anneal, n={n}, {RESTARTS} restarts", f"jnn {method}", t, n)
     row["quality"] = float(jnp.mean(t.results[0].valid))
     row["quality_name"] = "valid-tour rate"
     row["iterations"] = int(t.results[0].steps[0])
@@ -118,7 +122,7 @@ def _tsplib_rows(restarts: int, names) -> list[dict]:
         rows.append(
             {
                 "workload": f"TSPLIB {name}, {restarts} restarts",
-                "impl": "jnn Potts (neural alone)",
+                "impl": "jnn Potts softassign (neural alone)",
                 "n": r["n"],
                 "median_s": r["neural_s"],
                 "compile_s": None,
@@ -149,6 +153,7 @@ def measure(smoke: bool | str = False) -> list[dict]:
     for n in sizes:
         rows += _field_rows(n, repeats)
         rows.append(_anneal_row(n, anneal_repeats))
+        rows.append(_anneal_row(n, anneal_repeats, "serial"))
         rows += _peer_rows(n, anneal_repeats)
     return rows + _tsplib_rows(restarts, names)
 
@@ -180,7 +185,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['workload']:<40} {r['impl']:<26} {r['median_s']:10.5f} s{extra}")
     slopes = {
         "structured field": _slope(rows, "jnn structured", "HT"),
-        "Potts anneal": _slope(rows, "jnn", "Potts"),
+        "Potts softassign": _slope(rows, "jnn softassign", "Potts"),
+        "Potts serial": _slope(rows, "jnn serial", "Potts"),
         "elastic net": _slope(rows, "elastic net", "elastic"),
         "SOM ring": _slope(rows, "SOM ring", "SOM"),
     }

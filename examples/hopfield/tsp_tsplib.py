@@ -2,8 +2,11 @@
 
 Measurement, per instance: ``--restarts`` vmapped restarts of
 :func:`jnn.hopfield.anneal_tsp` on :func:`jnn.hopfield.potts_tsp` (default
-settings), decoded without any repair: the fraction of valid tours, the best
-and median gap to the published optimum; then, as a separate and clearly
+settings: softassign annealing), decoded without any repair: the fraction of
+valid tours, the best and median gap to the published optimum; the same
+restarts of the serial Peterson-Soderberg form (``method="serial"``, its
+defaults; ``serial_gap``, ``serial_median_gap``; ``--no-serial`` skips it);
+then, as a separate and clearly
 labelled step, 2-opt (``jnn.hopfield.two_opt``, vmapped) applied to every
 valid neural tour, best polished gap reported. Beside it, the neural TSP
 methods a user would pick instead, each with ``--peer-restarts`` restarts and
@@ -51,7 +54,12 @@ def _timed(fn, warm: bool = True):
 
 
 def study(
-    path_or_name: str, restarts: int, peer_restarts: int, seed: int, warm: bool
+    path_or_name: str,
+    restarts: int,
+    peer_restarts: int,
+    seed: int,
+    warm: bool,
+    serial: bool = True,
 ) -> dict:
     """One row of the table (gaps as fractions, times in seconds)."""
     instance = load_tsplib(path_or_name)
@@ -78,6 +86,15 @@ def study(
         "neural_s": neural_s,
         "polish_s": polish_s,
     }
+    if serial:
+        out, seconds = _timed(
+            lambda: anneal_tsp(network, key, method="serial", restarts=restarts), warm
+        )
+        serial_lengths = np.asarray(out.lengths)
+        row["serial_valid"] = float(np.mean(out.valid))
+        row["serial_gap"] = serial_lengths.min() / optimum - 1.0
+        row["serial_median_gap"] = float(np.median(serial_lengths)) / optimum - 1.0
+        row["serial_s"] = seconds
     if peer_restarts:
         if instance.edge_weight_type in COORDINATE_TYPES:
             points = instance.coordinates
@@ -118,6 +135,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--cold", action="store_true", help="time first calls (compile included)"
     )
+    parser.add_argument(
+        "--no-serial", action="store_true", help="skip the serial Potts annealer"
+    )
     args = parser.parse_args(argv)
     jobs = [(name, args.restarts) for name in args.instances]
     if args.all:
@@ -132,15 +152,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for name, restarts in jobs:
         for seed in range(args.seeds):
             peers = min(args.peer_restarts, restarts)
-            row = study(name, restarts, peers, seed, warm=not args.cold)
+            row = study(name, restarts, peers, seed, not args.cold, not args.no_serial)
             rows.append({**row, "restarts": restarts})
             print(format_rows(rows[-1:], list(rows[-1])[:10]), flush=True)
     columns = ["instance", "n", "optimum", "restarts", "valid", "best_gap"]
     columns += ["median_gap", "polished_gap", "network_s", "neural_s"]
+    if not args.no_serial:
+        columns += ["serial_gap", "serial_median_gap", "serial_s"]
     if args.peer_restarts:
         columns += ["elastic_gap", "som_gap", "elastic_s", "som_s"]
     print(
-        f"\nPotts mean-field annealing (neural alone), restarts as listed; "
+        f"\nPotts mean-field annealing, softassign (neural alone), restarts as "
+        f"listed; serial: Peterson-Soderberg's serial form, same restarts; "
         f"polished_gap: best after the separate 2-opt of every neural tour; "
         f"elastic net and SOM ring: best of {args.peer_restarts} restarts"
     )

@@ -37,8 +37,11 @@ Continuous Hopfield networks (D1-D5, D7):
                            noisy starts -> same attractor, per noise level (D4)
   TSPNetwork, TSPResult, hopfield_tank, dense_weights, decode_tour, solve_tsp
                            Hopfield-Tank (1985) TSP network, structured O(n^3) (tsp)
-  PottsTSP, potts_tsp, anneal_tsp, potts_energy, potts_critical_temperature
-                           Potts mean-field annealing, Peterson-Soderberg (tsp_potts)
+  PottsTSP, potts_tsp, potts_energy, potts_critical_temperature
+                           the Potts TSP network, Peterson-Soderberg (tsp_potts)
+  anneal_tsp, softassign_tsp, serial_anneal_tsp, sinkhorn
+                           its annealers: softassign (default, Gold-Rangarajan,
+                           tsp_softassign) and the serial penalty form (tsp_potts)
   elastic_net, ElasticNetResult, ring_tours, classical_scaling
                            the elastic net, Durbin & Willshaw 1987 (elastic_net)
 """
@@ -141,10 +144,13 @@ from jnn.hopfield.problems.tsp_exact import (
     validate_distances,
 )
 from jnn.hopfield.problems.tsp_potts import PottsTSP, potts_energy, potts_tsp
-from jnn.hopfield.problems.tsp_potts import anneal as anneal_tsp
+from jnn.hopfield.problems.tsp_potts import anneal_serial as serial_anneal_tsp
 from jnn.hopfield.problems.tsp_potts import (
     critical_temperature as potts_critical_temperature,
 )
+from jnn.hopfield.problems.tsp_softassign import anneal as anneal_tsp
+from jnn.hopfield.problems.tsp_softassign import sinkhorn
+from jnn.hopfield.problems.tsp_softassign import softassign as softassign_tsp
 
 __all__: list[str] = []
 __all__ += ["ElasticNetResult", "classical_scaling", "elastic_net", "ring_tours"]
@@ -244,6 +250,9 @@ __all__ += [
     "potts_critical_temperature",
     "potts_energy",
     "potts_tsp",
+    "serial_anneal_tsp",
+    "sinkhorn",
+    "softassign_tsp",
     "solve_tsp",
 ]
 __all__ += ["ensemble_vector_field", "simulate_ensemble"]

@@ -199,7 +199,11 @@ CASES = {
     ),
     "anneal_tsp-infinite-penalty_growth": (
         lambda: hop.anneal_tsp(
-            hop.potts_tsp(D5), KEY, restarts=2, penalty_growth=float("inf")
+            hop.potts_tsp(D5),
+            KEY,
+            method="serial",
+            restarts=2,
+            penalty_growth=float("inf"),
         ),
         ValueError,
         "`penalty_growth` must be a finite number",
@@ -238,6 +242,8 @@ DRAWS = {
     "solve_qubo": lambda key: hop.solve_qubo(net(), key),
     "solve_tsp": lambda key: hop.solve_tsp(hop.hopfield_tank(D5), key),
     "anneal_tsp": lambda key: hop.anneal_tsp(hop.potts_tsp(D5), key),
+    "softassign_tsp": lambda key: hop.softassign_tsp(hop.potts_tsp(D5), key),
+    "serial_anneal_tsp": lambda key: hop.serial_anneal_tsp(hop.potts_tsp(D5), key),
 }
 OPTIONAL_KEY = {"recall", "dense_recall"}  # None means "not needed" there
 
@@ -892,10 +898,7 @@ add(
     T.positive_float("final_exponent"),
     T.positive_float("penalty", none=False),
 )
-add(
-    "anneal_tsp",
-    hop.anneal_tsp,
-    {"network": POTTS5, "key": KEY, "restarts": 2, "stop": 0.5},
+ANNEAL_COMMON = (
     [("network", None, TypeError), ("network", TSP5, TypeError)],
     T.key(),
     T.positive_int("restarts"),
@@ -907,9 +910,42 @@ add(
     ],
     T.positive_float("start"),
     [("stop", 0.0), ("stop", 2.0), ("stop", NAN)],
-    [("penalty_growth", 0.5), ("penalty_growth", INF)],
     T.positive_float("noise"),
     [("cleanup_sweeps", -1), ("cleanup_sweeps", 2.5, TypeError)],
+)
+add(
+    "anneal_tsp",
+    hop.anneal_tsp,
+    {"network": POTTS5, "key": KEY, "restarts": 2, "stop": 0.5},
+    *ANNEAL_COMMON,
+    [("method", "annealing"), ("method", None)],
+)
+add(
+    "softassign_tsp",
+    hop.softassign_tsp,
+    {"network": POTTS5, "key": KEY, "restarts": 2, "stop": 0.5},
+    *ANNEAL_COMMON,
+    [("self_coupling", -1.0), ("self_coupling", NAN), ("self_coupling", INF)],
+    [("damping", 0.0), ("damping", 1.5), ("damping", NAN)],
+    T.positive_float("self_coupling_growth"),
+    T.positive_int("iterations"),
+    T.positive_int("sinkhorn_iterations"),
+)
+add(
+    "serial_anneal_tsp",
+    hop.serial_anneal_tsp,
+    {"network": POTTS5, "key": KEY, "restarts": 2, "stop": 0.5},
+    *ANNEAL_COMMON,
+    [("penalty_growth", 0.5), ("penalty_growth", INF)],
+)
+add(
+    "sinkhorn",
+    hop.sinkhorn,
+    {"logits": V5},
+    T.floats("logits", V5, rank=False),  # (..., n, n): a batch is valid
+    [("logits", V5[:1]), ("logits", V5[0])],
+    T.positive_int("iterations"),
+    [("potentials", np.zeros(4, np.float32))],
 )
 add(
     "potts_energy",
@@ -946,6 +982,8 @@ COMPILED = {
     "solve_qubo",
     "solve_tsp",
     "anneal_tsp",
+    "softassign_tsp",
+    "serial_anneal_tsp",
     "capacity_curve",
     "basin_size",
     "spurious_census",

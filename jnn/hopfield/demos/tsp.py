@@ -1,10 +1,11 @@
 """TSP demos (D5) and the studies the TSP examples share, for ``jnn run``.
 
-``tsp``: Potts mean-field annealing (:mod:`jnn.hopfield.problems.tsp_potts`) on
-berlin52, tour plot and the soft tour length along the anneal.
+``tsp``: mean-field annealing of the Potts network (softassign, the default of
+:func:`jnn.hopfield.problems.tsp_softassign.anneal`) on berlin52, tour plot
+and the soft tour length along the anneal.
 ``tsp-sweep``: Hopfield-Tank (1985) on random 10-city instances, the paper's
-parameters against a small sweep and the Potts network: valid-tour rate and
-gap to the Held-Karp optimum.
+parameters against a small sweep and the Potts network (both annealers):
+valid-tour rate and gap to the Held-Karp optimum.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from jnn.data import load_tsplib
 from jnn.demos import DemoConfig, DemoResult, register
 from jnn.hopfield.problems.tsp import gaps, hopfield_tank, solve
 from jnn.hopfield.problems.tsp_exact import held_karp, random_tsp, two_opt
-from jnn.hopfield.problems.tsp_potts import anneal, potts_tsp
+from jnn.hopfield.problems.tsp_potts import potts_tsp
+from jnn.hopfield.problems.tsp_softassign import anneal
 
 # Hopfield-Tank settings: the paper's and a sweep of D and n_target.
 HT_SETTINGS = {
@@ -31,9 +33,12 @@ HT_SETTINGS = {
     "D=100 n=12": {"D": 100.0, "n_target": 12.0},
 }
 POTTS = "Potts mean-field annealing"
-# Potts on 10 cities: slower cooling than the default 0.98 (exponent 1, the
-# true distances, is the default for every instance).
-POTTS_SMALL = {"network": {"exponent": 1.0}, "anneal": {"cooling": 0.99}}
+# Potts on 10 cities: the default annealer (softassign) with its defaults; the
+# serial form of Peterson & Soderberg is the row SERIAL with slower cooling
+# than its default 0.98.
+POTTS_SMALL = {"network": {}, "anneal": {}}
+SERIAL = "Potts serial (Peterson-Soderberg)"
+SERIAL_SMALL = {"network": {}, "anneal": {"method": "serial", "cooling": 0.99}}
 
 
 def ten_city_study(
@@ -46,8 +51,9 @@ def ten_city_study(
       instances: number of random instances in the unit square.
       restarts: vmapped restarts per instance and setting.
       settings: name -> keyword arguments of :func:`hopfield_tank`; the name
-        :data:`POTTS` runs :func:`anneal` on :func:`potts_tsp` instead, with
-        ``{"network": kwargs, "anneal": kwargs}`` (e.g. :data:`POTTS_SMALL`).
+        :data:`POTTS` (or :data:`SERIAL`) runs :func:`anneal` on
+        :func:`potts_tsp` instead, with ``{"network": kwargs, "anneal":
+        kwargs}`` (e.g. :data:`POTTS_SMALL`).
       n: cities per instance.
 
     Returns:
@@ -65,7 +71,7 @@ def ten_city_study(
         valid, all_gaps, best, start = [], [], [], time.perf_counter()
         for i, (d, optimum) in enumerate(problems):
             k = jax.random.fold_in(key, 1000 + i)
-            if name == POTTS:
+            if name in (POTTS, SERIAL):
                 network = potts_tsp(d, **kwargs.get("network", {}))
                 result = anneal(
                     network, k, restarts=restarts, **kwargs.get("anneal", {})
@@ -164,7 +170,7 @@ def plot_tsplib(row: dict, path: Path) -> Path:
             ":",
             f"best after 2-opt of all restarts ({100 * row['polished_gap']:.1f}%)",
         ),
-        (row["tour"], "-", f"Potts neural ({100 * row['best_gap']:.1f}%)"),
+        (row["tour"], "-", f"neural, softassign ({100 * row['best_gap']:.1f}%)"),
     ):
         closed = np.append(tour, tour[0])
         left.plot(xy[closed, 0], xy[closed, 1], style, marker="o", ms=3, label=label)
@@ -172,7 +178,7 @@ def plot_tsplib(row: dict, path: Path) -> Path:
     left.legend(fontsize=8)
     right.plot(row["trace"])
     right.set(
-        xlabel="annealing step (T falls 2% per step)",
+        xlabel="annealing step (geometric cooling)",
         ylabel="soft tour length sum d V V",
         title="Mean-field annealing",
     )
@@ -184,8 +190,8 @@ def plot_tsplib(row: dict, path: Path) -> Path:
 
 @register("tsp", "D5", "Potts mean-field TSP on berlin52: tour plot, annealing curve")
 def tsp_demo(config: DemoConfig) -> DemoResult:
-    """Best-of-R Potts annealing on berlin52 (R = 256; 16 in smoke mode)."""
-    restarts = 16 if config.smoke else 256
+    """Best-of-R softassign annealing on berlin52 (R = 128; 16 in smoke mode)."""
+    restarts = 16 if config.smoke else 128
     row = tsplib_study("berlin52", restarts, config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     figure = plot_tsplib(row, Path(config.out) / "tsp_berlin52.png")
@@ -204,6 +210,7 @@ def tsp_sweep_demo(config: DemoConfig) -> DemoResult:
     """The paper's parameters, a D / n_target sweep and Potts on 10 cities."""
     instances, restarts = (2, 8) if config.smoke else (4, 32)
     settings = dict(list(HT_SETTINGS.items())[: 2 if config.smoke else None])
+    settings[SERIAL] = SERIAL_SMALL
     settings[POTTS] = POTTS_SMALL
     rows = ten_city_study(config.seed, instances, restarts, settings)
     table = format_rows(rows, ["setting", "valid", "mean_gap", "best_gap", "seconds"])

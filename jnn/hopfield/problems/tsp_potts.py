@@ -48,6 +48,10 @@ n = 70 except berlin52 (13.2%), but 15-25% at n = 96-101 (kroC100 15.1%,
 eil101 20.7%, gr96 25.3%); once the rows saturate, single-city updates cannot
 move a city into an occupied position, so the order is fixed where the rows
 saturate. Four times more sweeps gives eil101 21% instead of 27% (32 restarts).
+The default annealer is therefore softassign
+(:mod:`jnn.hopfield.problems.tsp_softassign`: rows and columns normalised,
+best gap <= 7.4% on all of them); this module's :func:`anneal_serial` is the
+paper's serial form, ``anneal_tsp(..., method="serial")``.
 
 References:
   C. Peterson & B. Söderberg, "A new method for mapping optimization problems
@@ -81,8 +85,9 @@ from jnn.hopfield.problems.tsp_exact import validate_distances
 
 __all__ = [
     "PottsTSP",
-    "anneal",
+    "anneal_serial",
     "critical_temperature",
+    "edge_scale",
     "potts_energy",
     "potts_tsp",
     "soft_length",
@@ -100,7 +105,13 @@ class PottsTSP:
       final_couplings: (n, n) float, ``d^q / mean(d^q)``, reached at the end
         of the anneal (``q = 1``: the true tour length).
       penalty: [] float, ``beta_0``, the column penalty at ``T_c``.
-      critical_temperature: [] float, ``T_c`` at ``beta_0``.
+      critical_temperature: [] float, ``T_c`` at ``beta_0`` (serial form).
+      edge_scale: [] float, the mean over cities of the two shortest
+        ``final_couplings`` of each (:func:`edge_scale`), the length scale of
+        a tour's edges in coupling units.
+      assignment_temperature: [] float, ``T_c`` of the softassign dynamics
+        without self-coupling (rows and columns normalised:
+        :mod:`jnn.hopfield.problems.tsp_softassign`).
     """
 
     distances: jax.Array
@@ -108,6 +119,8 @@ class PottsTSP:
     final_couplings: jax.Array
     penalty: jax.Array
     critical_temperature: jax.Array
+    edge_scale: jax.Array
+    assignment_temperature: jax.Array
 
     @property
     def state_shape(self) -> tuple[int, int]:
@@ -234,6 +247,31 @@ def kink_penalty(couplings: np.ndarray, ratio: float = 1.03) -> float:
     return high
 
 
+def edge_scale(couplings: Any) -> float:
+    """Mean over cities of each city's two smallest off-diagonal couplings.
+
+    The length scale of a tour's edges (a city's tour neighbours are mostly
+    among its nearest): 0.10-0.38 of the mean distance on the bundled TSPLIB
+    instances, falling as ``1 / sqrt(n)`` for uniform cities and smaller on
+    clustered ones (host, NumPy).
+
+    Raises:
+      TypeError, ValueError: ``couplings`` not a finite square (n, n) matrix
+        with n >= 3.
+    """
+    check_array(couplings, "couplings", ndim=2, kind="n")
+    c = np.asarray(couplings, np.float64)
+    if c.shape[0] != c.shape[1] or c.shape[0] < 3:
+        raise ValueError(
+            f"`couplings` must be a square (n, n) matrix, n >= 3; "
+            f"got shape {tuple(c.shape)}."
+        )
+    if not np.all(np.isfinite(c)):
+        raise ValueError("`couplings` must be finite.")
+    off = c + np.diag(np.full(c.shape[0], np.inf))
+    return float(np.mean(np.sort(off, axis=1)[:, :2]))
+
+
 def potts_tsp(
     distances: Any,
     *,
@@ -269,8 +307,17 @@ def potts_tsp(
         penalty = kink_penalty(c)
     check_positive_float(penalty, "penalty")
     t_c, _ = _critical_temperature(c, penalty)
+    _, t_assign = _critical_temperature(c_final, 0.0)
     f32 = partial(jnp.asarray, dtype=jnp.float32)
-    return PottsTSP(f32(d), f32(c), f32(c_final), f32(penalty), f32(t_c))
+    return PottsTSP(
+        f32(d),
+        f32(c),
+        f32(c_final),
+        f32(penalty),
+        f32(t_c),
+        f32(edge_scale(c_final)),
+        f32(t_assign),
+    )
 
 
 def _normalised(d: np.ndarray, exponent: float) -> np.ndarray:
@@ -280,7 +327,7 @@ def _normalised(d: np.ndarray, exponent: float) -> np.ndarray:
     return c / (c.sum() / (n * (n - 1)))
 
 
-def anneal(
+def anneal_serial(
     network: PottsTSP,
     key: jax.Array,
     *,
@@ -292,7 +339,11 @@ def anneal(
     noise: float = 3.0,
     cleanup_sweeps: int = 5,
 ) -> TSPResult:
-    """Mean-field annealing from ``restarts`` random starts, vmapped.
+    """Serial Potts mean-field annealing (Peterson & Söderberg) from random starts.
+
+    The paper's form, kept as the reference beside the default
+    :func:`jnn.hopfield.problems.tsp_softassign.softassign` (see that module
+    for why it falls behind at n ~ 100); ``anneal_tsp(..., method="serial")``.
 
     Temperature ``T_k = start T_c cooling^k`` down to ``stop T_c``; at each
     temperature one serial sweep (cities in a random order) sets
