@@ -25,19 +25,46 @@ from jnn.hopfield import (
     softassign_tsp,
 )
 from jnn.hopfield.problems.tsp_potts import edge_scale
+from jnn.hopfield.problems.tsp_softassign import _sinkhorn as scaled_sinkhorn
+
+
+def _numpy_sinkhorn(a: np.ndarray, iterations: int = 2000) -> np.ndarray:
+    k = np.exp(a - a.max())
+    for _ in range(iterations):  # Sinkhorn & Knopp: scale rows, then columns
+        k /= k.sum(axis=1, keepdims=True)
+        k /= k.sum(axis=0, keepdims=True)
+    return k
 
 
 def test_sinkhorn_matches_numpy_multiplicative_reference():
     logits = np.asarray(jax.random.normal(jax.random.key(0), (3, 6, 6)), np.float64)
     v, _ = sinkhorn(jnp.asarray(logits, jnp.float32), iterations=200)
     for a, got in zip(logits, np.asarray(v), strict=True):
-        k = np.exp(a)
-        for _ in range(2000):  # Sinkhorn & Knopp: scale rows, then columns
-            k /= k.sum(axis=1, keepdims=True)
-            k /= k.sum(axis=0, keepdims=True)
+        k = _numpy_sinkhorn(a)
         np.testing.assert_allclose(got, k, atol=2e-6)
         np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
         np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=1e-5)
+
+
+def test_annealers_scaled_sinkhorn_matches_numpy_and_carries_potentials():
+    q = np.asarray(jax.random.normal(jax.random.key(2), (6, 6)), np.float64)
+    shift = 0.5 * np.asarray(jax.random.normal(jax.random.key(3), (6, 6)))
+    # converged, at T = 0.2: the float64 reference
+    a = jnp.asarray(q / 0.2 + shift, jnp.float32)
+    got, _ = scaled_sinkhorn(a, jnp.zeros(6), 500)
+    np.testing.assert_allclose(
+        np.asarray(got), _numpy_sinkhorn(q / 0.2 + shift), atol=1e-6
+    )
+    # warm, at T = 0.05 (entries e^-100 apart): the potentials of a nearby
+    # kernel make 10 iterations 0.005 from the answer; from zero, 0.32
+    a = q / 0.05
+    _, g = scaled_sinkhorn(jnp.asarray(a, jnp.float32), jnp.zeros(6), 200)
+    reference = _numpy_sinkhorn(a + shift, 20000)
+    warm, _ = scaled_sinkhorn(jnp.asarray(a + shift, jnp.float32), g, 10)
+    cold, _ = scaled_sinkhorn(jnp.asarray(a + shift, jnp.float32), jnp.zeros(6), 10)
+    assert np.abs(np.asarray(warm) - reference).max() < 0.01
+    assert np.abs(np.asarray(cold) - reference).max() > 0.2
+    np.testing.assert_allclose(np.asarray(warm).sum(axis=1), 1.0, atol=1e-6)
 
 
 def test_sinkhorn_at_low_temperature_is_scipy_linear_assignment():
