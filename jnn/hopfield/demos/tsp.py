@@ -190,8 +190,8 @@ def plot_tsplib(row: dict, path: Path) -> Path:
 
 @register("tsp", "D5", "Potts mean-field TSP on berlin52: tour plot, annealing curve")
 def tsp_demo(config: DemoConfig) -> DemoResult:
-    """Best-of-R softassign annealing on berlin52 (R = 128; 16 in smoke mode)."""
-    restarts = 16 if config.smoke else 128
+    """Best-of-R softassign annealing on berlin52 (R = 256; 16 in smoke mode)."""
+    restarts = 16 if config.smoke else 256
     row = tsplib_study("berlin52", restarts, config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     figure = plot_tsplib(row, Path(config.out) / "tsp_berlin52.png")
