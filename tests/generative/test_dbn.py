@@ -264,6 +264,25 @@ def test_example_script_smoke(tmp_path):
     assert (tmp_path / "dbn_mnist.json").exists()
 
 
+def test_pretraining_on_probabilities_uses_them_unrounded():
+    # grey levels 0.25 / 0.75 (rounding would give the binary bars back)
+    x = np.tile(BARS * 0.5 + 0.25, (4, 1))
+    options = dict(key=jax.random.key(0), epochs=1, batch_size=20, momentum=0.0)
+    still = gen.pretrain_dbn(
+        x, (4, 4), probabilities=True, learning_rate=1e-9, weight_decay=0.0, **options
+    ).dbn.recognition[0]
+    m = x.mean(axis=0)  # the base-rate biases of the grey levels, not of the bars
+    np.testing.assert_allclose(still.visible_bias, np.log(m / (1 - m)), atol=1e-5)
+    grey = gen.pretrain_dbn(x, (4, 4), probabilities=True, **options).dbn
+    bits = gen.pretrain_dbn(np.round(x), (4, 4), **options).dbn
+    gap = np.abs(np.asarray(grey.recognition[0].weights - bits.recognition[0].weights))
+    assert gap.max() > 1e-3
+    with pytest.raises(ValueError, match="`x` must hold probabilities"):
+        gen.pretrain_dbn(x + 0.5, (4, 4), probabilities=True, **options)
+    with pytest.raises(TypeError, match="`probabilities`"):
+        gen.pretrain_dbn(x, (4, 4), probabilities="yes", **options)
+
+
 # --- bad input -----------------------------------------------------------------------
 
 

@@ -183,6 +183,7 @@ def pretrain_dbn(
     labels: Any = None,
     n_classes: int | None = None,
     upper_data: str = "probabilities",
+    probabilities: bool = False,
     top_options: dict | None = None,
     progress: bool = False,
     **cd_options,
@@ -198,9 +199,11 @@ def pretrain_dbn(
     ``sample_last=False`` (mean reconstructions ``E[v | h]`` in the negative
     phase, as Hinton & Salakhutdinov's ``rbm.m``) gives better features for
     classification; the default sampled reconstructions give better samples.
-    A wide RBM needs a smaller learning rate (``top_options``): a 500-2000 RBM
-    on MNIST codes at 0.1 switches all its hidden units off within an epoch;
-    at 0.01 it learns.
+    The top RBM's settings can differ (``top_options``): pre-trained on
+    binarised MNIST, a 500-2000 top RBM at learning rate 0.1 switched all its
+    hidden units off within an epoch (0.01 learns); on the grey levels
+    (``probabilities=True``, as Hinton & Salakhutdinov) 0.1 trains and makes
+    the better classifier (``examples/generative/dbn_mnist.py``).
 
     Args:
       x: ``(n, V)`` binary data (e.g. :func:`jnn.generative.binarize` of MNIST).
@@ -212,6 +215,10 @@ def pretrain_dbn(
       labels: ``(n,)`` int class ids for the top RBM's label units, or None.
       n_classes: number of label units (default: ``max(labels) + 1``).
       upper_data: ``"probabilities"`` or ``"samples"`` for the upper RBMs' data.
+      probabilities: ``x`` holds probabilities in [0, 1] (grey levels), which
+        the first RBM takes as its visible units' expectations, as Hinton &
+        Salakhutdinov's ``rbm.m`` does with MNIST's intensities / 255 (default
+        False: ``x`` must be binary).
       top_options: keyword arguments of the top RBM's learner that replace
         ``cd_options`` there, e.g. ``{"persistent": True, "learning_rate":
         0.01}``.
@@ -224,10 +231,21 @@ def pretrain_dbn(
       A :class:`PretrainResult`.
 
     Raises:
-      ValueError, TypeError: non-binary ``x``, fewer than two hidden layers,
-        non-positive sizes, labels that do not match ``x``.
+      ValueError, TypeError: non-binary ``x`` (values outside [0, 1] with
+        ``probabilities``), fewer than two hidden layers, non-positive sizes,
+        labels that do not match ``x``.
     """
-    x = _check_data(x, None)
+    if not isinstance(probabilities, bool):
+        raise TypeError(f"`probabilities` must be a bool; got {probabilities!r}.")
+    if probabilities:
+        check_array(x, "x", ndim=2, kind="n")
+        values = np.asarray(x) if is_concrete(x) else None
+        if values is not None and values.size:
+            if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+                raise ValueError("`x` must hold probabilities in [0, 1].")
+        x = jnp.asarray(x, jnp.float32)
+    else:
+        x = _check_data(x, None)
     check_key(key)
     sizes = tuple(hidden_sizes)
     if len(sizes) < 2:
@@ -261,7 +279,7 @@ def pretrain_dbn(
         learner = contrastive_divergence(
             size, visible_bias=base_rate_bias(data), **options
         )
-        if i > 0 and upper_data == "probabilities":
+        if (i > 0 and upper_data == "probabilities") or (i == 0 and probabilities):
             learner = learner._replace(check=_probability_check(learner.check))
         result = fit(
             learner,
