@@ -92,6 +92,12 @@ from jnn.hopfield.problems.tsp_potts import (
 __all__ = ["anneal", "sinkhorn", "softassign"]
 
 METHODS = ("softassign", "serial")
+#: Restarts per vmapped block on CPU: a block's (n, n) states stay in cache
+#: through the Sinkhorn iterations (matrix-vector products, memory-bound).
+#: 256 restarts of kroC100 on one core: 12.3 s in blocks of 8-32 against
+#: 18.5 s for one vmap over all (and 15.6 s for 64); the same tours. Other
+#: backends vmap all restarts at once.
+CPU_BLOCK = 16
 
 
 def anneal(
@@ -310,11 +316,12 @@ def softassign(
         float(damping),
         float(noise),
     )
-    return _softassign(network, key, int(restarts), schedule, loops, coupling)
+    block = CPU_BLOCK if jax.default_backend() == "cpu" else int(restarts)
+    return _softassign(network, key, int(restarts), schedule, loops, coupling, block)
 
 
-@partial(jax.jit, static_argnums=(2, 3, 4, 5))
-def _softassign(network, key, restarts, schedule, loops, coupling):
+@partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
+def _softassign(network, key, restarts, schedule, loops, coupling, block):
     start, cooling, steps = schedule
     iterations, sinkhorn_iterations, cleanup_sweeps = loops
     self_coupling, growth, damping, noise = coupling
@@ -351,6 +358,10 @@ def _softassign(network, key, restarts, schedule, loops, coupling):
             v = _sweep(network, v, None, beta_clean, sweep_key, c)
         return v, trace
 
-    outputs, trace = jax.vmap(one)(jax.random.split(key, restarts))
+    keys = jax.random.split(key, restarts)
+    if block >= restarts:
+        outputs, trace = jax.vmap(one)(keys)
+    else:
+        outputs, trace = jax.lax.map(one, keys, batch_size=block)
     sweeps = jnp.full((restarts,), steps * iterations + cleanup_sweeps, jnp.int32)
     return tour_result(network.distances, outputs, sweeps, trace)
