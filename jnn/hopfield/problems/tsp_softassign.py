@@ -65,13 +65,11 @@ References:
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jnn._checks import (
     check_array,
@@ -86,6 +84,7 @@ from jnn.hopfield.problems.tsp_potts import (
     _check_potts,
     _sweep,
     anneal_serial,
+    schedule_steps,
     soft_length,
 )
 
@@ -283,31 +282,12 @@ def softassign(
         ("sinkhorn_iterations", sinkhorn_iterations),
     ):
         check_positive_int(value, name)
-    for name, value in (
-        ("start", start),
-        ("stop", stop),
-        ("noise", noise),
-        ("cooling", cooling),
-        ("damping", damping),
-        ("self_coupling_growth", self_coupling_growth),
-    ):
-        check_positive_float(value, name)
+    steps = schedule_steps(start, stop, cooling, noise, cleanup_sweeps)
+    check_positive_float(damping, "damping")
+    check_positive_float(self_coupling_growth, "self_coupling_growth")
     check_interval(self_coupling, "self_coupling", 0.0)
-    if not 0.0 < cooling < 1.0:
-        raise ValueError(f"`cooling` must be in (0, 1); got {cooling}.")
     if not damping <= 1.0:
         raise ValueError(f"`damping` must be in (0, 1]; got {damping}.")
-    if not stop < start:
-        raise ValueError(f"`stop` must be < `start`; got stop={stop}, start={start}.")
-    if isinstance(cleanup_sweeps, bool) or not isinstance(
-        cleanup_sweeps, int | np.integer
-    ):
-        raise TypeError(
-            f"`cleanup_sweeps` must be an int >= 0; got {cleanup_sweeps!r}."
-        )
-    if cleanup_sweeps < 0:
-        raise ValueError(f"`cleanup_sweeps` must be >= 0; got {cleanup_sweeps}.")
-    steps = max(2, math.ceil(math.log(stop / start) / math.log(cooling)))
     schedule = (float(start), float(cooling), steps)
     loops = (int(iterations), int(sinkhorn_iterations), int(cleanup_sweeps))
     coupling = (
