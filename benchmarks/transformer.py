@@ -73,7 +73,7 @@ def optimizer():
 # --- jnn -------------------------------------------------------------------------
 
 
-def jnn_model(vocab: int, implementation: str = "xla") -> GPT:
+def jnn_model(vocab: int, implementation: str = "auto") -> GPT:
     return GPT(
         vocab,
         context=CONTEXT,

@@ -43,6 +43,7 @@ from jnn._checks import (
     check_positive_float,
     check_positive_int,
 )
+from jnn.nn import flat_dot_general
 from jnn.rnn.dropout import time_constant_dropout
 from jnn.rnn.sequence import RecurrentStack, _check_config
 from jnn.train import BatchPlan, Context, Learner, apply_model, gradient_learner
@@ -170,7 +171,9 @@ class CharRNN(nn.Module):
         ):
             carry.value = end_state
         outputs = time_constant_dropout(self, outputs, self.dropout, not train)
-        logits = nn.Dense(self.vocab_size, name="head")(outputs)
+        logits = nn.Dense(self.vocab_size, dot_general=flat_dot_general, name="head")(
+            outputs
+        )
         return (logits, end_state) if return_state else logits
 
 

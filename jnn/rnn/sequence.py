@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jnn._checks import check_array, check_positive_int, is_concrete
+from jnn.nn import flat_dot_general
 from jnn.rnn._fast import FAST_CELLS
 from jnn.rnn._fast_layers import _Embedded, _FastBidirectional, _FastDirection
 from jnn.rnn.cells import cell as make_cell
@@ -412,7 +413,9 @@ class RecurrentNet(nn.Module):
         outputs = time_constant_dropout(self, outputs, self.dropout, not train)
         if self.out_features is None:
             return outputs
-        outputs = nn.Dense(self.out_features, name="head")(outputs)
+        outputs = nn.Dense(
+            self.out_features, dot_general=flat_dot_general, name="head"
+        )(outputs)
         if self.head == "many-to-many":
             outputs = _zero_padding(outputs, seq_lengths)
         return outputs

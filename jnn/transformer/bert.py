@@ -40,6 +40,7 @@ from jnn._checks import (
     check_positive_int,
     is_concrete,
 )
+from jnn.nn import flat_dot_general
 from jnn.train import Context, apply_model
 from jnn.transformer.layers import EncoderLayer
 from jnn.transformer.masks import padding_mask
@@ -255,7 +256,9 @@ class BERT(_BertConfig):
     def setup(self):
         """Create the submodules."""
         self.encoder = BertEncoder(**{k: getattr(self, k) for k in _CONFIG})
-        self.mlm_transform = nn.Dense(self.features, kernel_init=_INIT)
+        self.mlm_transform = nn.Dense(
+            self.features, kernel_init=_INIT, dot_general=flat_dot_general
+        )
         self.mlm_norm = nn.LayerNorm(self.epsilon)
         self.mlm_bias = self.param(
             "mlm_bias", nn.initializers.zeros, (self.vocab_size,)

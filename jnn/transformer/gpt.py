@@ -32,6 +32,7 @@ from jnn._checks import (
     check_ids_below,
     check_positive_int,
 )
+from jnn.nn import flat_dot_general
 from jnn.train import Context, apply_model
 from jnn.transformer.attention import IMPLEMENTATIONS, KVCache, init_kv_cache
 from jnn.transformer.layers import ACTIVATIONS, DecoderBlock
@@ -110,7 +111,7 @@ class GPT(nn.Module):
     tie_weights: bool = True
     ffn_features: int | None = None
     epsilon: float = 1e-5
-    implementation: str = "xla"
+    implementation: str = "auto"
     activation: str = "gelu"
 
     def __post_init__(self):
@@ -210,9 +211,16 @@ class GPT(nn.Module):
                 new_cache.append(layer_cache)
         x = nn.LayerNorm(self.epsilon, name="norm")(x)
         if self.tie_weights:
-            logits = embed.attend(x)
+            # one (B T, d) x (d, V) product (see jnn.nn.dense)
+            flat = embed.attend(x.reshape(-1, x.shape[-1]))
+            logits = flat.reshape(*x.shape[:-1], flat.shape[-1])
         else:
-            logits = nn.Dense(self.vocab_size, use_bias=False, name="head")(x)
+            logits = nn.Dense(
+                self.vocab_size,
+                use_bias=False,
+                dot_general=flat_dot_general,
+                name="head",
+            )(x)
         return logits if cache is None else (logits, tuple(new_cache))
 
 

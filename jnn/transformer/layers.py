@@ -26,6 +26,7 @@ import flax.linen as nn
 import jax
 
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
+from jnn.nn import flat_dot_general
 from jnn.transformer.attention import KVCache, MultiHeadAttention
 from jnn.transformer.masks import causal_mask, combine_masks
 
@@ -86,9 +87,13 @@ class FeedForward(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, deterministic: bool = True) -> jax.Array:
         """``(..., d_in) -> (..., features)``; dropout unless ``deterministic``."""
-        h = _activation(self.activation)(nn.Dense(self.hidden, name="hidden")(x))
+        h = _activation(self.activation)(
+            nn.Dense(self.hidden, dot_general=flat_dot_general, name="hidden")(x)
+        )
         h = nn.Dropout(self.dropout_rate)(h, deterministic=deterministic)
-        return nn.Dense(self.features or x.shape[-1], name="output")(h)
+        return nn.Dense(
+            self.features or x.shape[-1], dot_general=flat_dot_general, name="output"
+        )(h)
 
 
 class EncoderLayer(nn.Module):
@@ -120,7 +125,7 @@ class EncoderLayer(nn.Module):
     norm_first: bool = False
     activation: Any = "relu"
     epsilon: float = 1e-5
-    implementation: str = "xla"
+    implementation: str = "auto"
 
     def __post_init__(self):
         check_positive_int(self.features, "features")
@@ -194,7 +199,7 @@ class DecoderBlock(nn.Module):
     rotary: bool = False
     activation: Any = "gelu"
     epsilon: float = 1e-5
-    implementation: str = "xla"
+    implementation: str = "auto"
 
     def __post_init__(self):
         check_positive_int(self.features, "features")

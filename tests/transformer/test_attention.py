@@ -17,6 +17,7 @@ from jnn.transformer import (
     dot_product_attention,
     init_kv_cache,
     padding_mask,
+    resolve_implementation,
 )
 from tests.transformer import (
     attention_grads_from_torch,
@@ -154,6 +155,41 @@ def test_modern_hopfield_update_is_one_attention_head():
 
     for head in heads(q, kv):
         np.testing.assert_allclose(head[0, 0, 0], hopfield, atol=1e-5)
+
+
+@pytest.mark.parametrize("masking", ["none", "causal", "padded rows"])
+def test_softmax_path_equals_the_reference_outputs_and_gradients(masking):
+    # the CPU path (heads-major products around jax.nn.softmax) against
+    # jax.nn.dot_product_attention, including a fully masked row (uniform)
+    rng = np.random.default_rng(3)
+    q, k, v, g = (
+        jnp.asarray(rng.normal(size=(2, 5, 3, 4)).astype(np.float32)) for _ in range(4)
+    )
+    mask = {
+        "none": None,
+        "causal": causal_mask(5),
+        "padded rows": jnp.asarray(rng.random((2, 1, 5, 5)) < 0.6)
+        .at[0, 0, 2]
+        .set(False),
+    }[masking]
+
+    def run(implementation):
+        def f(q, k, v):
+            out = dot_product_attention(
+                q, k, v, mask, scale=0.7, implementation=implementation
+            )
+            return jnp.sum(out * g), out
+
+        (_, out), grads = jax.jit(jax.value_and_grad(f, (0, 1, 2), has_aux=True))(
+            q, k, v
+        )
+        return out, *grads
+
+    for a, b in zip(run("xla"), run("softmax"), strict=True):
+        np.testing.assert_allclose(b, a, atol=2e-6)
+    assert resolve_implementation("auto") == "softmax"  # the tests run on CPU
+    with pytest.raises(ValueError, match="implementation"):
+        resolve_implementation("flash")
 
 
 def test_kv_cache_decoding_equals_causal_attention():
