@@ -218,6 +218,10 @@ def _m_step_full(x, resp, reg_covar, masked: _Masked | None, old: GMMParams):
         weighted = jnp.einsum("nk,nkij->kij", resp, masked.inverse)
         cov = old.covariances
         scatter = scatter + nk[:, None, None] * cov - cov @ weighted @ cov
+    # Exactly symmetric: ``cov @ weighted @ cov`` is not in float rounding
+    # (5e-6 on the digits with 20 % missing, float32), and the covariances
+    # are checked for symmetry wherever they are passed back in.
+    scatter = 0.5 * (scatter + jnp.swapaxes(scatter, -1, -2))
     eye = jnp.eye(x.shape[1], dtype=x.dtype)[None]
     return means, scatter / nk[:, None, None] + reg_covar * eye
 
