@@ -156,9 +156,9 @@ def patches(
     # (coarse position, phase): ``xp[s * i + r] = phases[i, r]``. A tap at
     # offset o then reads phase ``o % s`` from coarse ``o // s`` on, a
     # unit-stride slice; its transpose (the input gradient) is an edge pad,
-    # where a strided slice transposes to an interior pad (measured 30 ms for
-    # the 14 x 14 x 64 input gradient of the DCGAN discriminator's second
-    # layer, fused into its consumer, against 0.2 ms by phases).
+    # where a strided slice transposes to an interior pad (the input gradient
+    # of the DCGAN discriminator's 14 x 14 x 64 layer inside ``scan``: 0.23
+    # against 0.38 ms; the DCGAN step ~3 % faster).
     coarse = [
         max(-(-(size + lo + hi) // s), (e - 1) // s + m)
         for size, (lo, hi), e, s, m in zip(
