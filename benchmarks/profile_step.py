@@ -1,0 +1,150 @@
+"""Profile one compiled training step by XLA thunk: where the time of a step goes.
+
+``jax.profiler.trace`` of a few calls of a learner's jitted ``update``; each
+XLA thunk's time per step, named by the optimised HLO it runs (its shape and
+the JAX operation it came from, from ``compiled.as_text()``), and summed by
+kind (library products ``ynn_fusion`` / ``dot``, XLA convolutions, data
+movement such as ``concatenate``, everything else). This is how the layout
+traps of stop 30 were found (a transposing copy fused into a gradient's
+producer, products whose output orientation halves their speed).
+
+Workloads: the step of each benchmark whose target is open on the CPU.
+
+* ``dcgan``: ``benchmarks/gan.py``'s DCGAN, batch 64, one (D + G) step.
+* ``gpt``: ``benchmarks/transformer.py``'s GPT 4L/4H/128, batch 32 x 128.
+* ``ddpm``: ``benchmarks/diffusion.py``'s 1.5M-parameter UNet, batch 64.
+* ``lstm``: ``benchmarks/rnn.py``'s 2-layer LSTM 256, batch 64 x 100.
+
+Run::
+
+    taskset -c 1 .venv/bin/python benchmarks/profile_step.py dcgan --top 30
+    .venv/bin/python benchmarks/profile_step.py gpt --group   # per layer and op
+
+Timings are of the jitted step called from Python (``fit`` runs the same
+update inside a ``lax.scan``; the two agree within ~10 % here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm")
+KINDS = ("ynn_fusion", "dot", "dot_general", "conv_general_dilated", "concatenate")
+
+
+def workload(name: str):
+    """``(learner, batch)`` of one named workload (random data of the real shapes)."""
+    rng = np.random.default_rng(0)
+    if name == "dcgan":
+        from jnn.generative.gan import DCGANDiscriminator, DCGANGenerator, gan_learner
+
+        learner = gan_learner(DCGANGenerator(), DCGANDiscriminator(), latent_size=100)
+        x = rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
+        return learner, {"x": jnp.asarray(x)}
+    if name == "gpt":
+        from jnn.train import gradient_learner
+        from jnn.transformer import GPT, gpt_loss
+
+        model = GPT(65, context=128, layers=4, heads=4, features=128,
+                    activation="gelu_tanh")  # fmt: skip
+        opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-3))
+        tokens = jnp.asarray(rng.integers(0, 65, (32, 128)), jnp.int32)
+        return gradient_learner(model, gpt_loss(model), opt), {"x": tokens, "y": tokens}
+    if name == "ddpm":
+        from jnn.generative import diffusion as dm
+        from jnn.train import gradient_learner
+
+        model = dm.UNet(**dm.BENCHMARK_UNET)
+        loss = dm.simple_loss(model, dm.linear_schedule())
+        x = rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
+        return gradient_learner(model, loss, optax.adam(2e-4)), {"x": jnp.asarray(x)}
+    if name == "lstm":
+        from jnn.rnn import CharRNN, tbptt_learner
+
+        model = CharRNN(65, features=256, layers=2, cell="lstm")
+        tokens = jnp.asarray(rng.integers(0, 65, (64, 100)), jnp.int32)
+        learner = tbptt_learner(model, learning_rate=2e-3, max_norm=5.0)
+        return learner, {"x": tokens, "y": tokens}
+    raise ValueError(f"`workload` must be one of {WORKLOADS}; got {name!r}.")
+
+
+def hlo_index(text: str) -> dict[str, tuple[str, str]]:
+    """Instruction name -> (shape, JAX op name) from optimised HLO text."""
+    index = {}
+    pattern = r"^\s+(?:ROOT )?%([\w.\-]+) = (\S+) .*?op_name=\"([^\"]*)\""
+    for m in re.finditer(pattern, text, re.M):
+        index.setdefault(m.group(1), (m.group(2), m.group(3)))
+    return index
+
+
+def profile(name: str, steps: int = 5) -> tuple[float, collections.Counter, dict]:
+    """Seconds per step and ms per step of every thunk of ``name``'s update."""
+    learner, batch = workload(name)
+    state = learner.init(jax.random.key(0), batch)
+    compiled = jax.jit(learner.update).lower(state, batch, jax.random.key(1)).compile()
+    index = hlo_index(compiled.as_text())
+    jax.block_until_ready(compiled(state, batch, jax.random.key(1)))
+    start = time.perf_counter()
+    for i in range(steps):
+        jax.block_until_ready(compiled(state, batch, jax.random.key(i)))
+    seconds = (time.perf_counter() - start) / steps
+    with tempfile.TemporaryDirectory() as folder:
+        with jax.profiler.trace(folder):
+            for i in range(steps):
+                jax.block_until_ready(compiled(state, batch, jax.random.key(i)))
+        trace = next(Path(folder).rglob("*.trace.json.gz"))
+        events = json.load(gzip.open(trace))["traceEvents"]
+    skip = ("Thunk", "$", "Pjit", "PjRt", "Execute", "while", "np.asarray")
+    times: collections.Counter = collections.Counter()
+    for e in events:
+        if e.get("ph") == "X" and not e["name"].startswith(skip):
+            times[e["name"]] += e["dur"] / 1e3 / steps
+    return seconds, times, index
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("--top", type=int, default=25, help="thunks listed")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument(
+        "--group", action="store_true", help="also sum by layer and JAX op"
+    )
+    args = parser.parse_args(argv)
+    seconds, times, index = profile(args.workload, args.steps)
+    total = sum(times.values())
+    print(f"{args.workload}: {seconds * 1e3:.1f} ms per step; thunks {total:.1f} ms")
+    kinds: collections.Counter = collections.Counter()
+    for thunk, ms in times.items():
+        kind = re.sub(r"\.\d+$", "", thunk)
+        kinds[kind if kind in KINDS else "other"] += ms
+    print("by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in kinds.most_common()))
+    for thunk, ms in times.most_common(args.top):
+        shape, op = index.get(thunk, ("", ""))
+        print(f"{ms:8.2f} ms  {thunk:<28} {shape:<34} {op[-90:]}")
+    if args.group:
+        groups: collections.Counter = collections.Counter()
+        for thunk, ms in times.items():
+            op = index.get(thunk, ("", "?"))[1]
+            side = "backward" if "transpose(jvp" in op else "forward"
+            layer = "/".join(re.sub(r"\d+", "N", op).split("/")[2:4])
+            groups[f"{side} {layer}"] += ms
+        print("by layer and op:")
+        for group, ms in groups.most_common(args.top):
+            print(f"{ms:8.2f} ms  {group}")
+
+
+if __name__ == "__main__":
+    main()
