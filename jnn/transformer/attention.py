@@ -93,12 +93,17 @@ def attention_weights(
     Rows sum to 1; masked entries are 0 (a fully masked row is uniform, as in
     ``jax.nn.dot_product_attention``).
     """
-    d = query.shape[-1]
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
-    logits = jnp.einsum("bqhd,bkhd->bhqk", query, key) * jnp.asarray(scale, query.dtype)
+    logits = _masked_logits("bqhd,bkhd->bhqk", query, key, mask, scale)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+def _masked_logits(subscripts, query, key, mask, scale):
+    """``alpha q k^T`` (None: ``1 / sqrt(D)``); masked entries very negative."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    logits = jnp.einsum(subscripts, query, key) * jnp.asarray(scale, query.dtype)
     if mask is not None:
         logits = jnp.where(mask, logits, _large_negative(logits.dtype))
-    return jax.nn.softmax(logits, axis=-1)
+    return logits
 
 
 def softmax_attention(
@@ -131,12 +136,8 @@ def softmax_attention(
     Returns:
       ``(B, L_q, H, D)``.
     """
-    d = query.shape[-1]
-    scale = 1.0 / math.sqrt(d) if scale is None else scale
     q, k, v = (jnp.swapaxes(a, 1, 2) for a in (query, key, value))
-    logits = jnp.einsum("bhqd,bhkd->bhqk", q, k) * jnp.asarray(scale, query.dtype)
-    if mask is not None:
-        logits = jnp.where(mask, logits, _large_negative(logits.dtype))
+    logits = _masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale)
     weights = jax.nn.softmax(logits, axis=-1)
     return jnp.swapaxes(jnp.einsum("bhqk,bhkd->bhqd", weights, v), 1, 2)
 

@@ -80,6 +80,7 @@ from jnn._checks import (
     check_positive_int,
     is_concrete,
 )
+from jnn.hopfield.problems.schedule import schedule_steps
 from jnn.hopfield.problems.tsp import TSPResult, tour_result
 from jnn.hopfield.problems.tsp_exact import validate_distances
 
@@ -384,39 +385,6 @@ def anneal_serial(
         raise ValueError(f"`penalty_growth` must be >= 1; got {penalty_growth}.")
     schedule = (float(start), float(cooling), steps, float(penalty_growth))
     return _anneal(network, key, restarts, schedule, float(noise), cleanup_sweeps)
-
-
-def schedule_steps(start, stop, cooling, noise, cleanup_sweeps) -> int:
-    """Check an annealer's shared settings; the number of temperatures.
-
-    ``T_k = start T_c cooling^k`` down to ``stop T_c``: at least 2 steps.
-    Shared by :func:`anneal_serial` and the softassign annealer.
-
-    Raises:
-      TypeError: non-numeric settings, a non-integer ``cleanup_sweeps``.
-      ValueError: non-positive or non-finite settings, ``cooling`` outside
-        (0, 1), ``stop >= start``, a negative ``cleanup_sweeps``.
-    """
-    for name, value in (
-        ("start", start),
-        ("stop", stop),
-        ("noise", noise),
-        ("cooling", cooling),
-    ):
-        check_positive_float(value, name)
-    if not 0.0 < cooling < 1.0:
-        raise ValueError(f"`cooling` must be in (0, 1); got {cooling}.")
-    if not stop < start:
-        raise ValueError(f"`stop` must be < `start`; got stop={stop}, start={start}.")
-    if isinstance(cleanup_sweeps, bool) or not isinstance(
-        cleanup_sweeps, int | np.integer
-    ):
-        raise TypeError(
-            f"`cleanup_sweeps` must be an int >= 0; got {cleanup_sweeps!r}."
-        )
-    if cleanup_sweeps < 0:
-        raise ValueError(f"`cleanup_sweeps` must be >= 0; got {cleanup_sweeps}.")
-    return max(2, math.ceil(math.log(stop / start) / math.log(cooling)))
 
 
 def _sweep(network: PottsTSP, v, temperature, penalty, key, c):
