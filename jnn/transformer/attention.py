@@ -135,7 +135,14 @@ def softmax_attention(
 
     Returns:
       ``(B, L_q, H, D)``.
+
+    Raises:
+      ValueError: inputs not ``(B, L, H, D)`` or disagreeing, a mask that does
+        not broadcast to ``(B, H, L_q, L_k)`` (as
+        :func:`dot_product_attention`).
     """
+    _check_qkv(query, key, value)
+    check_mask(mask, (query.shape[0], query.shape[2], query.shape[1], key.shape[1]))
     q, k, v = (jnp.swapaxes(a, 1, 2) for a in (query, key, value))
     logits = _masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale)
     weights = jax.nn.softmax(logits, axis=-1)

@@ -18,6 +18,7 @@ from jnn.transformer import (
     init_kv_cache,
     padding_mask,
     resolve_implementation,
+    softmax_attention,
 )
 from tests.transformer import (
     attention_grads_from_torch,
@@ -188,6 +189,10 @@ def test_softmax_path_equals_the_reference_outputs_and_gradients(masking):
     for a, b in zip(run("xla"), run("softmax"), strict=True):
         np.testing.assert_allclose(b, a, atol=2e-6)
     assert resolve_implementation("auto") == "softmax"  # the tests run on CPU
+    with pytest.raises(ValueError, match="value"):
+        softmax_attention(q, k, v[:, :4])
+    with pytest.raises(ValueError, match="mask"):
+        softmax_attention(q, k, v, jnp.ones((2, 1, 5, 4), bool))
     with pytest.raises(ValueError, match="implementation"):
         resolve_implementation("flash")
 
