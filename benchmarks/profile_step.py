@@ -14,14 +14,17 @@ Workloads: the step of each benchmark whose target is open on the CPU.
 * ``gpt``: ``benchmarks/transformer.py``'s GPT 4L/4H/128, batch 32 x 128.
 * ``ddpm``: ``benchmarks/diffusion.py``'s 1.5M-parameter UNet, batch 64.
 * ``lstm``: ``benchmarks/rnn.py``'s 2-layer LSTM 256, batch 64 x 100.
+* ``rbm``: ``benchmarks/rbm.py``'s CD-1 784-500 RBM, batch 100.
 
 Run::
 
     taskset -c 1 .venv/bin/python benchmarks/profile_step.py dcgan --top 30
     .venv/bin/python benchmarks/profile_step.py gpt --group   # per layer and op
 
-Timings are of the jitted step called from Python (``fit`` runs the same
-update inside a ``lax.scan``; the two agree within ~10 % here).
+Timings are of the jitted step called from Python, or with ``--scan`` of the
+steps inside one ``lax.scan`` as ``fit`` runs them. Called from Python, every
+call writes fresh output buffers, whose first-touch page faults inflate the
+thunks with large outputs (the GPT step: 402 ms per call, ~300 ms in a scan).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm")
+WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm")
 KINDS = ("ynn_fusion", "dot", "dot_general", "conv_general_dilated", "concatenate")
 
 
@@ -77,6 +80,12 @@ def workload(name: str):
         tokens = jnp.asarray(rng.integers(0, 65, (64, 100)), jnp.int32)
         learner = tbptt_learner(model, learning_rate=2e-3, max_norm=5.0)
         return learner, {"x": tokens, "y": tokens}
+    if name == "rbm":
+        from jnn.generative import contrastive_divergence
+
+        learner = contrastive_divergence(500, learning_rate=0.1, momentum=0.5)
+        x = (rng.uniform(size=(100, 784)) < 0.3).astype(np.float32)
+        return learner, {"x": jnp.asarray(x)}
     raise ValueError(f"`workload` must be one of {WORKLOADS}; got {name!r}.")
 
 
@@ -89,20 +98,37 @@ def hlo_index(text: str) -> dict[str, tuple[str, str]]:
     return index
 
 
-def profile(name: str, steps: int = 5) -> tuple[float, collections.Counter, dict]:
-    """Seconds per step and ms per step of every thunk of ``name``'s update."""
+def profile(
+    name: str, steps: int = 5, scan: bool = False
+) -> tuple[float, collections.Counter, dict]:
+    """Seconds per step and ms per step of every thunk of ``name``'s update.
+
+    ``scan``: time ``steps`` updates inside one ``lax.scan`` (as ``fit`` runs
+    them: buffers are reused, so no first-touch page faults of fresh outputs)
+    instead of ``steps`` calls of the jitted update.
+    """
     learner, batch = workload(name)
     state = learner.init(jax.random.key(0), batch)
-    compiled = jax.jit(learner.update).lower(state, batch, jax.random.key(1)).compile()
+    update, calls = learner.update, steps
+    if scan:  # ``steps`` updates in one compiled loop, as ``fit`` runs them
+
+        def update(state, batch, key):
+            def step(state, key):
+                return learner.update(state, batch, key)[0], None
+
+            return jax.lax.scan(step, state, jax.random.split(key, steps))[0]
+
+        calls = 1
+    compiled = jax.jit(update).lower(state, batch, jax.random.key(1)).compile()
     index = hlo_index(compiled.as_text())
     jax.block_until_ready(compiled(state, batch, jax.random.key(1)))
     start = time.perf_counter()
-    for i in range(steps):
+    for i in range(calls):
         jax.block_until_ready(compiled(state, batch, jax.random.key(i)))
     seconds = (time.perf_counter() - start) / steps
     with tempfile.TemporaryDirectory() as folder:
         with jax.profiler.trace(folder):
-            for i in range(steps):
+            for i in range(calls):
                 jax.block_until_ready(compiled(state, batch, jax.random.key(i)))
         trace = next(Path(folder).rglob("*.trace.json.gz"))
         events = json.load(gzip.open(trace))["traceEvents"]
@@ -122,8 +148,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--group", action="store_true", help="also sum by layer and JAX op"
     )
+    parser.add_argument(
+        "--scan", action="store_true", help="the steps inside one lax.scan, as fit"
+    )
     args = parser.parse_args(argv)
-    seconds, times, index = profile(args.workload, args.steps)
+    seconds, times, index = profile(args.workload, args.steps, args.scan)
     total = sum(times.values())
     print(f"{args.workload}: {seconds * 1e3:.1f} ms per step; thunks {total:.1f} ms")
     kinds: collections.Counter = collections.Counter()
@@ -139,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         for thunk, ms in times.items():
             op = index.get(thunk, ("", "?"))[1]
             side = "backward" if "transpose(jvp" in op else "forward"
+            op = re.sub(r"^.*?/while/body/closed_call/", "jit(update)/", op)
             layer = "/".join(re.sub(r"\d+", "N", op).split("/")[2:4])
             groups[f"{side} {layer}"] += ms
         print("by layer and op:")

@@ -19,6 +19,7 @@ True = may attend.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -114,17 +115,30 @@ def softmax_attention(
     *,
     scale: float | None = None,
 ) -> jax.Array:
-    """``softmax(alpha q k^T + M) v`` as two heads-major batched products.
+    r"""``softmax(alpha q k^T + M) v`` as heads-major batched products.
 
     The same function as ``jax.nn.dot_product_attention`` (tested equal, with
-    masks and fully masked rows, forward and gradients), written so that XLA's
-    CPU backend runs it well: ``q``, ``k``, ``v`` are moved to ``(B, H, L,
-    D)`` once, so both products are plain batched matrix products, and the
-    normalisation is ``jax.nn.softmax``, whose derivative is the closed form
-    ``p (g - sum(g p))`` instead of the derivative of an exponential over its
-    sum. Measured (jax 0.10.2, one core of a 2-core Xeon; B = 32, L = 128,
-    H = 4, D = 32, causal): forward and backward 12.5 ms against the
-    reference's 20.9 ms (PyTorch's fused CPU kernel: 10.4 ms).
+    masks and fully masked rows, forward, reverse and forward-mode
+    derivatives), written so that XLA's CPU backend runs it well:
+
+    * ``q``, ``k``, ``v`` are moved to ``(B, H, L, D)`` once, so every product
+      is a plain batched matrix product;
+    * its derivative is given as a ``custom_jvp`` whose tangent is linear in
+      the tangents of ``q``, ``k``, ``v`` and written through the output
+      ``o = P v``: with ``dS`` the tangent of the logits,
+
+      .. math:: \dot o = (P \odot \dot S)\, v - r \odot o + P\, \dot v,
+                \qquad r = \textstyle\sum_k (P \odot \dot S)_{:k},
+
+      which is the plain derivative rearranged. Reverse mode transposes it to
+      FlashAttention's backward (Dao et al. 2022): the row sums it needs are
+      ``sum_d(g * o)`` over the head features, not ``sum_k`` over the
+      ``(L_q, L_k)`` scores, which saves passes over the largest array.
+
+    Measured (jax 0.10.2, one core of a 2-core Xeon; B = 32, L = 128, H = 4,
+    D = 32, causal, four layers forward then backward, as in a GPT step):
+    14.7 ms per layer against 20.7 ms for ``jax.nn.softmax`` differentiated
+    by JAX, and ~28 ms for ``jax.nn.dot_product_attention``.
 
     Args:
       query: ``(B, L_q, H, D)``.
@@ -143,10 +157,48 @@ def softmax_attention(
     """
     _check_qkv(query, key, value)
     check_mask(mask, (query.shape[0], query.shape[2], query.shape[1], key.shape[1]))
-    q, k, v = (jnp.swapaxes(a, 1, 2) for a in (query, key, value))
-    logits = _masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale)
-    weights = jax.nn.softmax(logits, axis=-1)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    return _softmax_core(scale, query, key, value, mask)
+
+
+def _heads_major(*arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """``(B, L, H, D)`` -> ``(B, H, L, D)``."""
+    return tuple(jnp.swapaxes(a, 1, 2) for a in arrays)
+
+
+def _core_weights(scale, q, k, mask):
+    """``(B, H, L_q, L_k)`` probabilities of heads-major ``q``, ``k``."""
+    return jax.nn.softmax(_masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale), -1)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _softmax_core(scale, query, key, value, mask):
+    q, k, v = _heads_major(query, key, value)
+    weights = _core_weights(scale, q, k, mask)
     return jnp.swapaxes(jnp.einsum("bhqk,bhkd->bhqd", weights, v), 1, 2)
+
+
+@_softmax_core.defjvp
+def _softmax_core_jvp(scale, primals, tangents):
+    query, key, value, mask = primals
+    dquery, dkey, dvalue, _ = tangents
+    q, k, v = _heads_major(query, key, value)
+    dq, dk, dv = _heads_major(dquery, dkey, dvalue)
+    weights = _core_weights(scale, q, k, mask)
+    out = jnp.einsum("bhqk,bhkd->bhqd", weights, v)
+    # P * dS with dS = alpha (dq k^T + q dk^T), 0 where masked: the logits of
+    # a fully masked row are a constant (its weights uniform, its dS zero).
+    scores = jnp.einsum("bhqd,bhkd->bhqk", dq, k) + jnp.einsum("bhqd,bhkd->bhqk", q, dk)
+    if mask is not None:
+        scores = jnp.where(mask, scores, 0.0)
+    weighted = weights * (scores * jnp.asarray(scale, scores.dtype))
+    rows = jnp.sum(weighted, axis=-1, keepdims=True)
+    dout = (
+        jnp.einsum("bhqk,bhkd->bhqd", weighted, v)
+        - rows * out
+        + jnp.einsum("bhqk,bhkd->bhqd", weights, dv)
+    )
+    return jnp.swapaxes(out, 1, 2), jnp.swapaxes(dout, 1, 2)
 
 
 def resolve_implementation(implementation: str) -> str:

@@ -40,7 +40,7 @@ from jnn._checks import (
     check_positive_int,
     is_concrete,
 )
-from jnn.nn import flat_dot_general
+from jnn.nn import LayerNorm, flat_dot_general
 from jnn.train import Context, apply_model
 from jnn.transformer.layers import EncoderLayer
 from jnn.transformer.masks import padding_mask
@@ -163,7 +163,7 @@ class BertEncoder(_BertConfig):
         self.token_embedding = nn.Embed(self.vocab_size, d, embedding_init=_INIT)
         self.position_embedding = LearnedPositionalEmbedding(self.max_length, d, _INIT)
         self.segment_embedding = nn.Embed(2, d, embedding_init=_INIT)
-        self.embedding_norm = nn.LayerNorm(self.epsilon)
+        self.embedding_norm = LayerNorm(self.epsilon)
         self.dropout = nn.Dropout(self.dropout_rate)
         self.blocks = [
             EncoderLayer(
@@ -179,7 +179,7 @@ class BertEncoder(_BertConfig):
             for i in range(self.layers)
         ]
         if self.norm_first:
-            self.final_norm = nn.LayerNorm(self.epsilon)
+            self.final_norm = LayerNorm(self.epsilon)
         self.pooler = nn.Dense(d, kernel_init=_INIT)
 
     def __call__(
@@ -259,7 +259,7 @@ class BERT(_BertConfig):
         self.mlm_transform = nn.Dense(
             self.features, kernel_init=_INIT, dot_general=flat_dot_general
         )
-        self.mlm_norm = nn.LayerNorm(self.epsilon)
+        self.mlm_norm = LayerNorm(self.epsilon)
         self.mlm_bias = self.param(
             "mlm_bias", nn.initializers.zeros, (self.vocab_size,)
         )

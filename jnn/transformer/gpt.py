@@ -32,7 +32,7 @@ from jnn._checks import (
     check_ids_below,
     check_positive_int,
 )
-from jnn.nn import flat_dot_general
+from jnn.nn import LayerNorm, flat_dot_general
 from jnn.train import Context, apply_model
 from jnn.transformer.attention import IMPLEMENTATIONS, KVCache, init_kv_cache
 from jnn.transformer.layers import ACTIVATIONS, DecoderBlock
@@ -209,7 +209,7 @@ class GPT(nn.Module):
                     x, deterministic=deterministic, positions=positions, cache=cache[i]
                 )
                 new_cache.append(layer_cache)
-        x = nn.LayerNorm(self.epsilon, name="norm")(x)
+        x = LayerNorm(self.epsilon, name="norm")(x)
         if self.tie_weights:
             # one (B T, d) x (d, V) product (see jnn.nn.dense)
             flat = embed.attend(x.reshape(-1, x.shape[-1]))

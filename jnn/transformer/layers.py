@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
-from jnn.nn import flat_dot_general
+from jnn.nn import LayerNorm, flat_dot_general
 from jnn.transformer.attention import KVCache, MultiHeadAttention
 from jnn.transformer.masks import causal_mask, combine_masks
 
@@ -115,7 +115,8 @@ class EncoderLayer(nn.Module):
       implementation: the attention core's path.
 
     Parameters: ``attention`` (:class:`MultiHeadAttention`), ``norm1``,
-    ``norm2`` (``nn.LayerNorm``), ``ffn`` (:class:`FeedForward`).
+    ``norm2`` (:class:`jnn.nn.LayerNorm`, Flax's parameters), ``ffn``
+    (:class:`FeedForward`).
     """
 
     num_heads: int
@@ -153,8 +154,8 @@ class EncoderLayer(nn.Module):
         ffn = FeedForward(
             self.ffn_features, self.dropout_rate, self.activation, name="ffn"
         )
-        norm1 = nn.LayerNorm(self.epsilon, name="norm1")
-        norm2 = nn.LayerNorm(self.epsilon, name="norm2")
+        norm1 = LayerNorm(self.epsilon, name="norm1")
+        norm2 = LayerNorm(self.epsilon, name="norm2")
         drop = nn.Dropout(self.dropout_rate)
 
         def attend(h):
@@ -236,7 +237,7 @@ class DecoderBlock(nn.Module):
             implementation=self.implementation,
             name="attention",
         )
-        h = nn.LayerNorm(self.epsilon, name="norm1")(x)
+        h = LayerNorm(self.epsilon, name="norm1")(x)
         if cache is None:
             mask = combine_masks(causal_mask(x.shape[1]), mask)
             out = attention(
@@ -251,7 +252,7 @@ class DecoderBlock(nn.Module):
                 cache=cache,
             )
         x = x + drop(out, deterministic=deterministic)
-        h = nn.LayerNorm(self.epsilon, name="norm2")(x)
+        h = LayerNorm(self.epsilon, name="norm2")(x)
         ffn = FeedForward(
             self.ffn_features or 4 * self.features,
             self.dropout_rate,

@@ -160,8 +160,9 @@ def test_modern_hopfield_update_is_one_attention_head():
 
 @pytest.mark.parametrize("masking", ["none", "causal", "padded rows"])
 def test_softmax_path_equals_the_reference_outputs_and_gradients(masking):
-    # the CPU path (heads-major products around jax.nn.softmax) against
-    # jax.nn.dot_product_attention, including a fully masked row (uniform)
+    # the CPU path (heads-major products, its own custom_jvp) against
+    # jax.nn.dot_product_attention, including a fully masked row (uniform):
+    # outputs, gradients, forward-mode tangents and Hessian-vector products
     rng = np.random.default_rng(3)
     q, k, v, g = (
         jnp.asarray(rng.normal(size=(2, 5, 3, 4)).astype(np.float32)) for _ in range(4)
@@ -184,10 +185,15 @@ def test_softmax_path_equals_the_reference_outputs_and_gradients(masking):
         (_, out), grads = jax.jit(jax.value_and_grad(f, (0, 1, 2), has_aux=True))(
             q, k, v
         )
-        return out, *grads
+        # forward mode (the custom_jvp's tangent) and forward-over-reverse
+        tangents = (g, 0.5 * q, -v)
+        _, tangent = jax.jvp(lambda *a: f(*a)[1], (q, k, v), tangents)
+        grad = jax.grad(lambda *a: f(*a)[0], (0, 1, 2))
+        _, hvp = jax.jvp(grad, (q, k, v), tangents)
+        return out, *grads, tangent, *hvp
 
     for a, b in zip(run("xla"), run("softmax"), strict=True):
-        np.testing.assert_allclose(b, a, atol=2e-6)
+        np.testing.assert_allclose(b, a, atol=4e-6)
     assert resolve_implementation("auto") == "softmax"  # the tests run on CPU
     with pytest.raises(ValueError, match="value"):
         softmax_attention(q, k, v[:, :4])

@@ -1,0 +1,129 @@
+r"""Layer normalisation whose derivative XLA's CPU backend runs in fewer passes.
+
+.. math:: y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}\,\gamma + \beta,
+          \qquad \mu, \sigma^2 \text{ over the last axis}
+
+(Ba, Kiros & Hinton 2016). Flax's ``nn.LayerNorm`` is the reference. JAX
+differentiates its statistics term by term, and XLA's CPU backend runs the
+result as ~10 separate passes over the activations per layer (a row
+reduction cannot share a loop with its consumers there). :func:`layer_norm`
+gives the derivative in closed form as a ``custom_jvp``,
+
+.. math:: \dot y = \frac{\gamma}{\sigma}\Bigl(\dot x - \overline{\dot x}
+          - \hat x\,\overline{(\dot x - \overline{\dot x})\,\hat x}\Bigr)
+          + \hat x\,\dot\gamma + \dot\beta,
+
+(bars: means over the normalised axis), linear in the tangents, so reverse
+mode, forward mode and higher orders all work. Measured (jax 0.10.2, one core
+of a 2-core Xeon): the GPT benchmark's training step (4 layers, 9 norms of
+``(4096, 128)``) 8-12 ms faster than with ``nn.LayerNorm``, whose norms cost
+~35 ms of that step (measured by removing them).
+
+:class:`LayerNorm` is ``nn.LayerNorm`` with a ``path``: ``"auto"`` takes the
+closed form on XLA's CPU backend for the plain configuration (last axis,
+float32, no cross-device statistics, no mask) and Flax's code everywhere
+else. The parameters (``scale``, ``bias``) are Flax's, so checkpoints move
+freely between the two.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jnn.nn.conv import resolve_path
+
+
+def _statistics(x: jax.Array, epsilon: float) -> tuple[jax.Array, jax.Array]:
+    """``(x_hat, 1 / sigma)`` over the last axis (two-pass variance)."""
+    centred = x - jnp.mean(x, axis=-1, keepdims=True)
+    rstd = jax.lax.rsqrt(jnp.mean(centred * centred, axis=-1, keepdims=True) + epsilon)
+    return centred * rstd, rstd
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def layer_norm(
+    x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float
+) -> jax.Array:
+    """Layer normalisation over the last axis, ``x_hat * scale + bias``.
+
+    Args:
+      x: ``(..., F)``.
+      scale: ``(F,)``, ``gamma``.
+      bias: ``(F,)``, ``beta``.
+      epsilon: added to the variance (static).
+
+    Returns:
+      ``(..., F)``; equal to ``nn.LayerNorm(epsilon)`` with these parameters to
+      float rounding (tested), its derivative given in closed form.
+    """
+    x_hat, _ = _statistics(x, epsilon)
+    return x_hat * _row(scale, x) + _row(bias, x)
+
+
+def _row(a: jax.Array, x: jax.Array) -> jax.Array:
+    """``(F,)`` -> ``(1, ..., 1, F)``, broadcastable against ``x`` explicitly."""
+    return a.reshape((1,) * (x.ndim - 1) + a.shape)
+
+
+@layer_norm.defjvp
+def _layer_norm_jvp(epsilon, primals, tangents):
+    x, scale, bias = primals
+    dx, dscale, dbias = tangents
+    x_hat, rstd = _statistics(x, epsilon)
+    centred = dx - jnp.mean(dx, axis=-1, keepdims=True)
+    dx_hat = rstd * (
+        centred - x_hat * jnp.mean(centred * x_hat, axis=-1, keepdims=True)
+    )
+    scale, bias, dscale, dbias = (_row(a, x) for a in (scale, bias, dscale, dbias))
+    return x_hat * scale + bias, dx_hat * scale + x_hat * dscale + dbias
+
+
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` with :func:`layer_norm`'s closed-form derivative on CPU.
+
+    Attributes (besides Flax's):
+      path: ``"auto"`` (the closed form on XLA's CPU backend, Flax's code
+        elsewhere), ``"fast"`` (the closed form wherever the configuration
+        allows) or ``"reference"`` (Flax's code).
+
+    The closed form is taken for the plain configuration only: normalised and
+    scaled over the last axis, float32 input and parameters, no ``dtype``
+    override, no ``axis_name`` statistics, no ``mask``; anything else runs
+    Flax's code. The parameters are Flax's in every case.
+    """
+
+    path: str = "auto"
+
+    @nn.compact
+    def __call__(self, x, *, mask: jax.Array | None = None):
+        """``(..., F)`` -> ``(..., F)``, normalised over the last axis."""
+        if resolve_path(self.path) == "reference" or not self._plain(x, mask):
+            return super().__call__(x, mask=mask)
+        features = x.shape[-1]
+        scale = (
+            self.param("scale", self.scale_init, (features,), self.param_dtype)
+            if self.use_scale
+            else jnp.ones((features,), x.dtype)
+        )
+        bias = (
+            self.param("bias", self.bias_init, (features,), self.param_dtype)
+            if self.use_bias
+            else jnp.zeros((features,), x.dtype)
+        )
+        return layer_norm(x, scale, bias, float(self.epsilon))
+
+    def _plain(self, x, mask) -> bool:
+        last = (-1, x.ndim - 1)
+        return (
+            mask is None
+            and self.axis_name is None
+            and x.dtype == jnp.float32
+            and self.param_dtype == jnp.float32
+            and self.dtype in (None, jnp.float32)
+            and self.reduction_axes in last
+            and self.feature_axes in last
+        )

@@ -1,0 +1,73 @@
+"""``jnn.nn.LayerNorm``: Flax's layer norm with a closed-form derivative."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jnn.nn import LayerNorm, layer_norm
+
+
+def _inputs(shape=(3, 5, 8), seed=0):
+    kx, ks, kb, kg = jax.random.split(jax.random.key(seed), 4)
+    x = 2.0 * jax.random.normal(kx, shape) + 0.5
+    scale = 1.0 + 0.3 * jax.random.normal(ks, shape[-1:])
+    bias = 0.1 * jax.random.normal(kb, shape[-1:])
+    return x, scale, bias, jax.random.normal(kg, shape)
+
+
+@pytest.mark.parametrize("epsilon", [1e-5, 0.3])
+def test_layer_norm_equals_flax_values_gradients_and_higher_orders(epsilon):
+    x, scale, bias, g = _inputs()
+    params = {"params": {"scale": scale, "bias": bias}}
+    flax_norm = nn.LayerNorm(epsilon)
+
+    def reference(x, scale, bias):
+        p = {"params": {"scale": scale, "bias": bias}}
+        return flax_norm.apply(p, x)
+
+    def fast(x, scale, bias):
+        return layer_norm(x, scale, bias, epsilon)
+
+    def derivatives(f):
+        loss = lambda *a: jnp.sum(f(*a) * g)  # noqa: E731
+        args, tangents = (x, scale, bias), (g, 0.5 * scale, -bias)
+        _, tangent = jax.jvp(f, args, tangents)
+        _, hvp = jax.jvp(jax.grad(loss, (0, 1, 2)), args, tangents)
+        return f(*args), *jax.grad(loss, (0, 1, 2))(*args), tangent, *hvp
+
+    for a, b in zip(derivatives(reference), derivatives(fast), strict=True):
+        np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-5)
+    # the module: Flax's parameters, Flax's output, on either path
+    x2 = x.reshape(-1, 8)
+    for path in ("auto", "fast", "reference"):
+        module = LayerNorm(epsilon, path=path)
+        assert jax.tree.map(jnp.shape, module.init(jax.random.key(1), x2)) == {
+            "params": {"scale": (8,), "bias": (8,)}
+        }
+        np.testing.assert_allclose(
+            module.apply(params, x2), flax_norm.apply(params, x2), atol=2e-6
+        )
+
+
+def test_layer_norm_output_is_normalised_and_the_fast_path_is_taken_on_cpu():
+    x, _, _, _ = _inputs((4, 16), seed=2)
+    y = layer_norm(x, jnp.ones(16), jnp.zeros(16), 1e-6)
+    np.testing.assert_allclose(jnp.mean(y, -1), 0.0, atol=1e-6)
+    np.testing.assert_allclose(jnp.var(y, -1), 1.0, atol=1e-4)
+    # "auto" on CPU traces the custom_jvp; "reference" and non-plain inputs
+    # (a mask, bfloat16) run Flax's code
+    module = LayerNorm()
+    params = module.init(jax.random.key(0), x)
+
+    def primitives(path, *args, **kwargs):
+        f = lambda x: LayerNorm(path=path).apply(params, x, **kwargs)  # noqa: E731
+        return {e.primitive.name for e in jax.make_jaxpr(f)(*args).eqns}
+
+    assert "custom_jvp_call" in primitives("auto", x)
+    assert "custom_jvp_call" not in primitives("reference", x)
+    assert "custom_jvp_call" not in primitives("auto", x, mask=x > 0)
+    assert "custom_jvp_call" not in primitives("auto", x.astype(jnp.bfloat16))
+    with pytest.raises(ValueError, match="path"):
+        LayerNorm(path="flash").init(jax.random.key(0), x)
