@@ -239,6 +239,19 @@ def test_ddim_timesteps_subsequence():
     np.testing.assert_array_equal(dm.ddim_timesteps(1000, 1), [999])
     steps = dm.ddim_timesteps(1000, 50)
     assert steps[0] == 999 and steps[-1] == 0 and np.all(np.diff(steps) < 0)
+    np.testing.assert_array_equal(steps, np.round(np.linspace(999, 0, 50)))
+    # Song et al.'s quadratic selection: tau_i = round((i / 49)^2 999), dense
+    # near t = 0; the collisions there are lifted to stay strictly decreasing
+    quadratic = dm.ddim_timesteps(1000, 50, "quadratic")[::-1]
+    assert quadratic[0] == 0 and quadratic[-1] == 999
+    np.testing.assert_array_equal(quadratic[:4], [0, 1, 2, 4])  # 0, .42, 1.7, 3.7
+    assert quadratic[25] == round((25 / 49) ** 2 * 999) == 260
+    assert np.all(np.diff(quadratic) > 0)
+    np.testing.assert_array_equal(
+        dm.ddim_timesteps(10, 10, "quadratic"), np.arange(9, -1, -1)
+    )
+    with pytest.raises(ValueError, match="spacing"):
+        dm.ddim_timesteps(1000, 50, "cubic")
 
 
 def test_bad_input_names_the_argument():

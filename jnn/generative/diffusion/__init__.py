@@ -15,8 +15,8 @@ Public API:
   UNet, BENCHMARK_UNET, timestep_embedding, parameter_count
                                          the noise predictor
   simple_loss(model, schedule)           L_simple for gradient_learner
-  ancestral_sample, ddim_sample, ddim_timesteps, probability_flow_sample,
-  FlowSample                             the three samplers
+  ancestral_sample, ddim_sample, ddim_timesteps, DDIM_SPACINGS,
+  probability_flow_sample, FlowSample    the three samplers
 """
 
 from jnn.generative.diffusion.loss import simple_loss
@@ -29,6 +29,7 @@ from jnn.generative.diffusion.noising import (
     to_pixels,
 )
 from jnn.generative.diffusion.samplers import (
+    DDIM_SPACINGS,
     FlowSample,
     ancestral_sample,
     ddim_sample,
@@ -50,6 +51,7 @@ from jnn.generative.diffusion.unet import (
 
 __all__ = [
     "BENCHMARK_UNET",
+    "DDIM_SPACINGS",
     "FlowSample",
     "NoiseSchedule",
     "UNet",
