@@ -366,3 +366,62 @@ def test_bad_input_raises():
         GatedGraphConv(4, 1).init(jax.random.key(0), x, GRAPH)
     with pytest.raises(ValueError, match="dropout_rate"):
         GATConv(2, dropout_rate=1.0).init(jax.random.key(0), x, GRAPH)
+
+
+def test_gcn_training_on_cora_follows_pyg_step_by_step():
+    # Kipf's protocol without dropout (deterministic), the same initial
+    # weights: jnn's learner (sparse features, masked loss + L2 on conv1,
+    # optax Adam) against PyG GCNConv + torch Adam(weight_decay on conv1)
+    from jnn.data.planetoid import load_planetoid, normalize_features
+    from jnn.graph.models import GCN
+    from jnn.graph.node_classification import (
+        default_settings,
+        node_classification_data,
+        node_learner,
+    )
+
+    data = load_planetoid("cora")
+    x = normalize_features(data.graph.nodes)
+    masks = {"train": data.train_mask, "val": data.val_mask, "test": data.test_mask}
+    train = node_classification_data(x, data.labels, masks)["train"]
+    model = GCN(
+        data.graph._replace(nodes=None), 7, n_features=x.shape[1], dropout_rate=0.0
+    )
+    learner = node_learner(model, default_settings(model))
+    state = learner.init(jax.random.key(0), train)
+    update = jax.jit(learner.update)
+
+    kernels = [state.params[c]["Dense_0"]["kernel"] for c in ("conv1", "conv2")]
+    convs = [pyg.GCNConv(*k.shape, bias=False, cached=True) for k in kernels]
+    with torch.no_grad():
+        for conv, k in zip(convs, kernels, strict=True):
+            conv.lin.weight.copy_(torch.from_numpy(np.array(k).T))
+    optimizer = torch.optim.Adam(
+        [
+            {"params": convs[0].parameters(), "weight_decay": 5e-4},
+            {"params": convs[1].parameters(), "weight_decay": 0.0},
+        ],
+        lr=0.01,
+    )
+    xt = torch.from_numpy(np.asarray(x, np.float32))
+    edges = torch.from_numpy(
+        np.stack([np.asarray(data.graph.senders), np.asarray(data.graph.receivers)])
+    ).long()
+    yt = torch.from_numpy(np.asarray(data.labels)).long()
+    mask = torch.from_numpy(np.asarray(data.train_mask))
+    for step in range(20):
+        state, metrics = update(state, train, jax.random.key(step))
+        optimizer.zero_grad()
+        logits = convs[1](torch.relu(convs[0](xt, edges)), edges)
+        loss = torch.nn.functional.cross_entropy(logits[mask], yt[mask])
+        loss.backward()
+        optimizer.step()
+        np.testing.assert_allclose(
+            metrics["cross_entropy"], loss.item(), rtol=2e-5, atol=2e-6
+        )
+    for conv, c in zip(convs, ("conv1", "conv2"), strict=True):
+        np.testing.assert_allclose(
+            state.params[c]["Dense_0"]["kernel"],
+            conv.lin.weight.detach().numpy().T,
+            atol=2e-5,
+        )
