@@ -121,6 +121,7 @@ def summary(name: str, acc: np.ndarray, epochs: np.ndarray, seconds: float) -> d
         "test_std": float(acc.std()),
         "standard_error": float(se),
         "first_10_mean": float(acc[:10].mean()),
+        "test": acc.tolist(),
         "epochs_mean": float(epochs.mean()),
         "seconds": seconds,
     }
