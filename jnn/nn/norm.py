@@ -16,7 +16,7 @@ gives the derivative in closed form as a ``custom_jvp``,
 (bars: means over the normalised axis), linear in the tangents, so reverse
 mode, forward mode and higher orders all work. Measured (jax 0.10.2, one core
 of a 2-core Xeon): the GPT benchmark's training step (4 layers, 9 norms of
-``(4096, 128)``) 8-12 ms faster than with ``nn.LayerNorm``, whose norms cost
+``(4096, 128)``) 4-13 ms faster than with ``nn.LayerNorm``, whose norms cost
 ~35 ms of that step (measured by removing them).
 
 :class:`LayerNorm` is ``nn.LayerNorm`` with a ``path``: ``"auto"`` takes the

@@ -139,7 +139,7 @@ def softmax_attention(
     D = 32, causal, four cores chained forward then backward, as in a GPT
     step): 17.2 ms per layer against 22.0 ms for ``jax.nn.softmax``
     differentiated by JAX and 35.8 ms for ``jax.nn.dot_product_attention``;
-    inside the whole GPT benchmark step the gain is smaller, 5-7 ms of
+    inside the whole GPT benchmark step the gain is smaller, 4-7 ms of
     ~290 ms.
 
     Args:
