@@ -2,13 +2,18 @@
 
 ``jnn tour`` runs every registered demo at its default size and writes a table
 (printed with rich), the demos' PNG plots and a ``report.md`` into ``--out``.
+On a CPU-only installation it runs ``--jobs`` demos at once in worker
+processes (default: one per core, at most 4); each demo is seeded, so its
+result does not depend on the process or the order.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib.metadata
 import importlib.util
+import multiprocessing
 import os
 import sys
 import time
@@ -42,6 +47,15 @@ def _demo_compile_settings() -> None:
         os.environ["XLA_FLAGS"] = CPU_DEMO_XLA_FLAGS
 
 
+def default_jobs() -> int:
+    """Demos the tour runs at once (``--jobs`` default).
+
+    One per core, at most 4, on a CPU-only installation; 1 with an accelerator
+    (each worker process would claim the device's memory).
+    """
+    return min(os.cpu_count() or 1, 4) if _cpu_only() else 1
+
+
 def _table(rows: list[tuple[Demo, DemoResult, float]]) -> Table:
     table = Table(title="jnn tour")
     for column in ("demo", "chapter", "data set", "metric", "value", "time (s)"):
@@ -60,11 +74,14 @@ def _table(rows: list[tuple[Demo, DemoResult, float]]) -> Table:
     return table
 
 
-def _report(rows: list[tuple[Demo, DemoResult, float]], out: Path, total: float):
+def _report(
+    rows: list[tuple[Demo, DemoResult, float]], out: Path, total: float, jobs: int = 1
+):
+    at_once = f" ({jobs} demos at a time; each time is its own wall time)"
     lines = [
         "# jnn tour",
         "",
-        f"Total time: {total:.1f} s.",
+        f"Total time: {total:.1f} s{at_once if jobs > 1 else ''}.",
         "",
         "| demo | chapter | data set | metric | value | time (s) |",
         "|---|---|---|---|---|---|",
@@ -92,6 +109,42 @@ def run_demo(demo: Demo, config: DemoConfig) -> tuple[DemoResult, float]:
     return result, time.perf_counter() - start
 
 
+def _run_named(name: str, config: DemoConfig) -> tuple[DemoResult, float]:
+    """:func:`run_demo` by name, in a tour's worker process."""
+    return run_demo(get(name), config)
+
+
+def _run_all(
+    demos: list[Demo], config: DemoConfig, jobs: int, console: Console
+) -> list[tuple[Demo, DemoResult, float]]:
+    """Run ``demos`` (``jobs`` at once in spawned processes); rows in order."""
+
+    def show(demo: Demo, result: DemoResult, seconds: float) -> None:
+        console.print(
+            f"[bold]{demo.name}[/bold]: {result.metric} = {result.value:.4g} "
+            f"({seconds:.1f} s); {result.summary}"
+        )
+
+    if jobs == 1 or len(demos) == 1:
+        rows = []
+        for demo in demos:
+            console.print(f"[bold]{demo.name}[/bold]: {demo.description} ...")
+            result, seconds = run_demo(demo, config)
+            show(demo, result, seconds)
+            rows.append((demo, result, seconds))
+        return rows
+    console.print(f"{len(demos)} demos, {jobs} at a time ...")
+    done: dict[str, tuple[DemoResult, float]] = {}
+    context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(_run_named, d.name, config): d for d in demos}
+        for future in concurrent.futures.as_completed(futures):
+            demo = futures[future]
+            done[demo.name] = future.result()
+            show(demo, *done[demo.name])
+    return [(demo, *done[demo.name]) for demo in demos]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``jnn`` command."""
     parser = argparse.ArgumentParser(prog="jnn", description=__doc__.splitlines()[0])
@@ -105,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         "--chapter",
         default=None,
         help="only the demos whose chapter id starts with this (S, D, C, D3, ...)",
+    )
+    tour_p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="demos run at once in worker processes (default: one per core, at "
+        "most 4, on CPU; 1 with an accelerator)",
     )
     for p in (run_p, tour_p):
         p.add_argument("--seed", type=int, default=0)
@@ -146,20 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not demos:
         parser.error(f"no demo has a chapter id starting with {args.chapter!r}")
-    rows = []
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be a positive int; got {args.jobs}")
+    jobs = default_jobs() if args.jobs is None else args.jobs
     start = time.perf_counter()
-    for demo in demos:
-        console.print(f"[bold]{demo.name}[/bold]: {demo.description} ...")
-        config = DemoConfig(args.out, args.seed, None, args.smoke)
-        result, seconds = run_demo(demo, config)
-        console.print(
-            f"  {result.metric} = {result.value:.4g} ({seconds:.1f} s); "
-            f"{result.summary}"
-        )
-        rows.append((demo, result, seconds))
+    config = DemoConfig(args.out, args.seed, None, args.smoke)
+    rows = _run_all(demos, config, min(jobs, len(demos)), console)
     total = time.perf_counter() - start
     console.print(_table(rows))
-    console.print(f"total {total:.1f} s; report: {_report(rows, args.out, total)}")
+    report = _report(rows, args.out, total, min(jobs, len(demos)))
+    console.print(f"total {total:.1f} s; report: {report}")
     return 0
 
 

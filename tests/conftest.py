@@ -32,11 +32,24 @@ jax.config.update("jax_enable_compilation_cache", False)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def _memory_maps() -> int:
+    """This process's memory maps (Linux; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return 0
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _free_executables():
     yield
     jax.clear_caches()
-    gc.collect()
+    # A full collection costs ~0.2 s a module; the maps a module leaves behind
+    # (measured: <= 7,300 before the caches are cleared, ~1,600 after) only
+    # need it when cyclic garbage holds many of them.
+    if _memory_maps() > 20_000:
+        gc.collect()
 
 
 @pytest.fixture

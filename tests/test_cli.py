@@ -32,6 +32,19 @@ def test_unknown_demo_is_a_clear_error(capsys):
     assert "unknown demo 'no-such-demo'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["run", "mlp-digits", "--epochs", "0"])
+    with pytest.raises(SystemExit):
+        cli.main(["tour", "--chapter", "D10", "--jobs", "0"])
+    assert "--jobs must be a positive int; got 0" in capsys.readouterr().err
+
+
+def test_tour_jobs_default_to_the_cores_on_cpu_only(monkeypatch):
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(cli, "_cpu_only", lambda: True)
+    assert cli.default_jobs() == 4
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    assert cli.default_jobs() == 2
+    monkeypatch.setattr(cli, "_cpu_only", lambda: False)  # an accelerator plugin
+    assert cli.default_jobs() == 1
 
 
 def test_demo_compile_settings_respect_the_users_xla_flags(monkeypatch):
@@ -68,12 +81,18 @@ TOURS = [
 ]
 
 
+# One chapter's tour runs in two spawned worker processes (the default on a
+# multi-core CPU), the others in this process (spawning costs ~3 s of imports).
+PARALLEL_TOUR = "D"
+
+
 @pytest.mark.parametrize("chapter", TOURS)
 def test_tour_smoke_writes_report_and_every_figure(chapter, tmp_path, capsys):
-    assert (
-        cli.main(["tour", "--smoke", "--chapter", chapter, "--out", str(tmp_path)]) == 0
-    )
+    jobs = "2" if chapter == PARALLEL_TOUR else "1"
+    argv = ["tour", "--smoke", "--chapter", chapter, "--jobs", jobs]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()
+    assert ("2 demos at a time" in report) == (jobs == "2")
     demos = [d for d in registry().values() if d.chapter.startswith(chapter)]
     assert demos
     for demo in demos:

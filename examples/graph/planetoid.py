@@ -76,7 +76,7 @@ def evaluate_model(name, data, splits, *, seeds, key, smoke):
     model = cls(graph, data.n_classes, n_features=n_features, **kwargs)
     settings = default_settings(model)
     if smoke:
-        settings = Settings(*settings[:3], min(settings.epochs, 200), settings.stop)
+        settings = Settings(*settings[:3], min(settings.epochs, 50), settings.stop)
     start = time.perf_counter()
     results = train_seeds(
         node_learner(model, settings),
@@ -121,7 +121,7 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--dense", action="store_true", help="dense (N, F) input")
     parser.add_argument("--out", type=Path, default=Path("jnn-output"))
-    parser.add_argument("--smoke", action="store_true", help="2 seeds, <= 200 epochs")
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, <= 50 epochs")
     args = parser.parse_args(argv)
     if args.smoke:
         args.seeds = 2

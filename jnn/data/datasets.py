@@ -207,14 +207,13 @@ def _mnist(
                     "of the four IDX .gz files)."
                 )
     (x_all, y_all), (x_test, y_test) = (
-        (read_idx(i).astype(np.float32) / 255.0, read_idx(lab).astype(np.int32))
-        for i, lab in files.values()
+        (read_idx(i), read_idx(lab).astype(np.int32)) for i, lab in files.values()
     )
     if val_size >= len(x_all):
         raise ValueError(f"`val_size` must be < {len(x_all)}; got {val_size}.")
     perm = np.random.default_rng(seed).permutation(len(x_all))
     val_idx, train_idx = np.sort(perm[:val_size]), np.sort(perm[val_size:])
-    xs = [x_all[train_idx], x_all[val_idx], x_test]
+    raw = [x_all[train_idx], x_all[val_idx], x_test]  # uint8 pixels
     ys = [y_all[train_idx], y_all[val_idx], y_test]
     info: dict[str, Any] = {
         "name": "mnist",
@@ -223,11 +222,19 @@ def _mnist(
         "n_classes": 10,
         "image_shape": (28, 28),
     }
+    # Pixels take 256 values: map them through a float32 table (the same
+    # float32 operations per value as on the whole array, ~10x faster).
+    table = np.arange(256, dtype=np.float32) / 255.0
     if standardize:
         # One global mean/scale (not per pixel): border pixels are constant zero.
-        mean, scale = float(xs[0].mean()), float(xs[0].std())
-        xs = [((x - mean) / scale).astype(np.float32) for x in xs]
+        # Exact (float64) statistics of the training pixels from their counts.
+        counts = np.bincount(raw[0].ravel(), minlength=256)
+        levels = table.astype(np.float64)
+        mean = float(counts @ levels / counts.sum())
+        scale = float(np.sqrt(counts @ (levels - mean) ** 2 / counts.sum()))
+        table = (table - mean) / scale
         info["x_stats"] = {"mean": mean, "scale": scale}
+    xs = [table[x] for x in raw]
     shape = (-1, 784) if flatten else (-1, 28, 28, 1)
     splits = [{"x": x.reshape(shape), "y": y} for x, y in zip(xs, ys, strict=True)]
     return Dataset(*splits, info)

@@ -296,9 +296,10 @@ def test_models_hold_their_layers_names():
 def test_planetoid_example_smoke(tmp_path):
     script = Path(__file__).parents[2] / "examples" / "graph" / "planetoid.py"
     main = runpy.run_path(str(script))["main"]
-    # the smoke run is the learning test's training (2 seeds, key 0): its
-    # compilation comes from the persistent cache
+    # 2 seeds of at most 50 epochs (the full protocol is the learning test
+    # above): over keys 0-3 the seeds reach 0.55-0.81 (7 classes)
     result = main(["--smoke", "--models", "gcn", "--out", str(tmp_path)])
     row = result["rows"]["gcn"]
-    assert len(row["test"]) == 2 and min(row["test"]) >= 0.795
+    assert len(row["test"]) == 2 and min(row["test"]) >= 0.5
+    assert row["epochs"] == [50, 50]
     assert (tmp_path / "planetoid.json").exists()

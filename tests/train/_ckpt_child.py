@@ -15,7 +15,7 @@ import optax
 
 import jnn
 
-EPOCHS = 200
+EPOCHS = 60
 
 
 class BatchNormMLP(nn.Module):

@@ -14,6 +14,7 @@ import pytest
 
 import jnn
 from tests.conftest import load
+from tests.train._ckpt_child import EPOCHS
 
 CHILD = Path(__file__).with_name("_ckpt_child.py")
 
@@ -46,14 +47,14 @@ def test_killed_run_resumes_bitwise(tmp_path):
     victim.send_signal(signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL, victim.stdout.read().decode()
     saved = steps(killed_dir)
-    assert saved and max(saved) < 200  # really killed in the middle
+    assert saved and max(saved) < EPOCHS  # really killed in the middle
     assert clean.wait(timeout=600) == 0, clean.stdout.read().decode()
 
     resumed = spawn(killed_dir, tmp_path / "resumed.npz")
     assert resumed.wait(timeout=600) == 0, resumed.stdout.read().decode()
     a = np.load(tmp_path / "resumed.npz")
     b = np.load(tmp_path / "clean.npz")
-    assert int(a["epochs"]) == int(b["epochs"]) == 200
+    assert int(a["epochs"]) == int(b["epochs"]) == EPOCHS
     assert set(a.files) == set(b.files)
     assert int(a["n_stats"]) == 4  # BatchNorm means and variances of 2 layers
     for name in a.files:

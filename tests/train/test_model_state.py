@@ -124,18 +124,18 @@ def test_evaluation_uses_running_statistics_and_learns(trained):
     assert result.history["val_accuracy"][-1] >= 0.88
 
 
-def test_run_vmaps_64_seeds_of_the_batchnorm_cnn():
+def test_run_vmaps_16_seeds_of_the_batchnorm_cnn():
     train, _, test = digits()
 
     def one(key):
         return run(LEARNER, train, key=key, epochs=2, batch_size=BATCH).state
 
-    states = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), 64))
+    states = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), 16))
     stats = states.model_state["batch_stats"]["BatchNorm_0"]["var"]
-    assert stats.shape == (64, 8)
+    assert stats.shape == (16, 8)
     accuracy = jax.vmap(lambda s: LEARNER.evaluate(s, test)["accuracy"])(states)
-    assert accuracy.shape == (64,)
-    assert float(jnp.min(accuracy)) >= 0.85  # measured 0.869-0.914, median 0.890
+    assert accuracy.shape == (16,)
+    assert float(jnp.min(accuracy)) >= 0.85  # 64 seeds: 0.869-0.914, median 0.890
     assert float(jnp.std(accuracy)) > 0  # the seeds really differ
 
 

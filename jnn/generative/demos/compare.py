@@ -54,7 +54,7 @@ from jnn.train.ema import ema_params, with_ema
 FAMILIES = ("DBN", "GAN", "VAE", "DDPM")
 #: The demo's yardstick: a small MNIST classifier (the tests' recipe).
 DEMO_CLASSIFIER = ClassifierRecipe(
-    channels=(16, 32), features=64, epochs=3, batch_size=32, n_train=5000
+    channels=(16, 32), features=64, epochs=3, batch_size=64, n_train=5000
 )
 
 
@@ -88,7 +88,7 @@ class Sizes(NamedTuple):
     vae_hidden: int = 400
     vae_epochs: int = 5
     unet: dict | None = None
-    ddpm_epochs: int = 3
+    ddpm_epochs: int = 2
     ddim_steps: int = 20
 
 

@@ -102,7 +102,7 @@ def mlp_mnist(config: DemoConfig) -> DemoResult:
     train = ds.train
     if config.smoke:
         train = {k: v[:2000] for k, v in ds.train.items()}
-    epochs = config.epochs_or(15, smoke=1)
+    epochs = config.epochs_or(10, smoke=1)
     steps = epochs * (len(train["y"]) // 128)
     model = MLP(features=(300, 100, 10), activation="relu", kernel_init="he")
     learner = gradient_learner(
