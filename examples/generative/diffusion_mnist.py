@@ -12,7 +12,9 @@ into ``--checkpoint-dir`` (Orbax, the engine's :class:`Checkpointer`), from
 which a rerun resumes (``--minutes 0 --evaluate`` only evaluates).
 
 Evaluation with the EMA weights, every sampler on the same network: the
-1000-step ancestral sampler, DDIM with 50 steps (eta 0) and the
+1000-step ancestral sampler, DDIM with 50 steps (eta 0; ``--ddim-etas 0 0.5
+1`` adds the stochastic variants, ``--ddim-spacings`` Song et al.'s
+sub-sequences) and the
 probability-flow ODE (Diffrax Tsit5, PID controller; its network evaluations
 reported). Each gives ``--samples`` images scored by the MNIST-FID yardstick
 (:mod:`jnn.generative.evaluation`: FID against the 10,000 test images,
@@ -22,6 +24,7 @@ the same batches. Sample grids go to ``--out``.
 
 Run:  python examples/generative/diffusion_mnist.py [--minutes 50] [--samples 256]
       [--channels 16] [--blocks 1] [--batch 32] [--evaluate] [--smoke]
+      [--ddim-etas 0 0.5 1] [--ddim-spacings uniform quadratic]
 """
 
 from __future__ import annotations
@@ -152,22 +155,25 @@ def evaluate(args, model, schedule, state, bar: Progress) -> dict:
     params = ema_params(state).copy()
     shape = (28, 28, 1)
 
-    def ddim(k, b, spacing):
+    def ddim(k, b, spacing, eta):
         return dm.ddim_sample(
             model, params, schedule, k, (b, *shape), steps=args.ddim_steps,
-            spacing=spacing,
+            spacing=spacing, eta=eta,
         )  # fmt: skip
+
+    def ddim_name(spacing: str, eta: float) -> str:
+        name = f"ddim-{args.ddim_steps}"
+        name += "" if spacing == "uniform" else f"-{spacing}"
+        return name + ("" if eta == 0 else f"-eta{eta:g}")
 
     samplers = {
         "ancestral-1000": lambda k, b: dm.ancestral_sample(
             model, params, schedule, k, (b, *shape)
         ),
         **{
-            f"ddim-{args.ddim_steps}"
-            + ("" if spacing == "uniform" else f"-{spacing}"): functools.partial(
-                ddim, spacing=spacing
-            )
+            ddim_name(spacing, eta): functools.partial(ddim, spacing=spacing, eta=eta)
             for spacing in args.ddim_spacings
+            for eta in args.ddim_etas
         },
         "ode-tsit5": lambda k, b: dm.probability_flow_sample(
             model, params, schedule, k, (b, *shape), rtol=args.rtol, atol=args.rtol
@@ -231,6 +237,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--ddim-spacings", nargs="+", choices=dm.DDIM_SPACINGS, default=["uniform"],
         help="a DDIM row for each sub-sequence selection (Song et al. app. D.2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ddim-etas", nargs="+", type=float, default=[0.0],
+        help="a DDIM row for each eta (0: deterministic; 1: the ancestral "
+        "posterior variance on the sub-sequence)",
     )  # fmt: skip
     parser.add_argument("--rtol", type=float, default=1e-3, help="ODE rtol = atol")
     parser.add_argument("--checkpoint-dir", type=Path, default=None)
