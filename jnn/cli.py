@@ -125,7 +125,7 @@ def _run_all(
             f"({seconds:.1f} s); {result.summary}"
         )
 
-    if jobs == 1 or len(demos) == 1:
+    if jobs == 1:
         rows = []
         for demo in demos:
             console.print(f"[bold]{demo.name}[/bold]: {demo.description} ...")
@@ -208,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no demo has a chapter id starting with {args.chapter!r}")
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be a positive int; got {args.jobs}")
-    jobs = default_jobs() if args.jobs is None else args.jobs
+    jobs = min(default_jobs() if args.jobs is None else args.jobs, len(demos))
     start = time.perf_counter()
     config = DemoConfig(args.out, args.seed, None, args.smoke)
-    rows = _run_all(demos, config, min(jobs, len(demos)), console)
+    rows = _run_all(demos, config, jobs, console)
     total = time.perf_counter() - start
     console.print(_table(rows))
-    report = _report(rows, args.out, total, min(jobs, len(demos)))
+    report = _report(rows, args.out, total, jobs)
     console.print(f"total {total:.1f} s; report: {report}")
     return 0
 
