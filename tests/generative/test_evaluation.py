@@ -8,9 +8,12 @@ import pytest
 import scipy.linalg
 
 from jnn.data import load
+from jnn.generative.demos.compare import DEMO_CLASSIFIER
 from jnn.generative.evaluation import (
+    DEFAULT_RECIPE,
     ClassifierRecipe,
     PatchConv,
+    bundled_fingerprints,
     feature_statistics,
     frechet_distance,
     load_mnist_classifier,
@@ -214,5 +217,50 @@ def test_scores_bad_input(classifier, mnist_test):
         load_mnist_classifier(recipe={"epochs": 1})
     with pytest.raises(TypeError, match="cache_dir"):
         load_mnist_classifier(cache_dir=3, recipe=TINY)
+    with pytest.raises(TypeError, match="bundled"):
+        load_mnist_classifier(recipe=TINY, bundled="yes")
     with pytest.raises(TypeError, match="concrete"):
         jax.jit(lambda s: jnp.float32(mnist_fid(s, "test", classifier)))(x[:10])
+
+
+def _no_training(recipe, progress=False):
+    raise AssertionError("the bundled classifier should have been read")
+
+
+@pytest.mark.parametrize(
+    "recipe", [DEFAULT_RECIPE, DEMO_CLASSIFIER], ids=["default", "demo"]
+)
+def test_bundled_classifier_is_read_without_training_and_scores_as_recorded(
+    recipe, tmp_path, monkeypatch
+):
+    import jnn.generative.evaluation.classifier_cache as cache_module
+
+    monkeypatch.setattr(cache_module, "train_mnist_classifier", _no_training)
+    classifier = load_mnist_classifier(tmp_path, recipe=recipe)
+    assert classifier.from_cache and classifier.recipe == recipe
+    assert classifier.fingerprint in bundled_fingerprints()
+    assert not any(tmp_path.iterdir())  # read in place, nothing written
+    # the recorded test accuracy is what the shipped network scores
+    test = load("mnist", standardize=False, flatten=True).test
+    quality = sample_quality(test["x"], test["y"], classifier)
+    assert quality.accuracy == pytest.approx(classifier.test_accuracy, abs=1e-4)
+    assert quality.accuracy > (0.99 if recipe == DEFAULT_RECIPE else 0.96)
+
+
+def test_bundled_false_trains_and_caches_its_own(tmp_path, monkeypatch):
+    import jnn.generative.evaluation.classifier_cache as cache_module
+
+    shipped = load_mnist_classifier(tmp_path / "unused", recipe=DEMO_CLASSIFIER)
+    calls = []
+
+    def train(recipe, progress=False):
+        calls.append(recipe)
+        return shipped._replace(from_cache=False)
+
+    monkeypatch.setattr(cache_module, "train_mnist_classifier", train)
+    own = load_mnist_classifier(tmp_path, recipe=DEMO_CLASSIFIER, bundled=False)
+    assert calls == [DEMO_CLASSIFIER] and not own.from_cache
+    assert (tmp_path / f"mnist_classifier-{own.fingerprint}.npz").is_file()
+    # the user's cache file wins over the bundled one afterwards
+    again = load_mnist_classifier(tmp_path, recipe=DEMO_CLASSIFIER)
+    assert again.from_cache and calls == [DEMO_CLASSIFIER]

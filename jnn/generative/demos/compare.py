@@ -15,8 +15,8 @@ unconditional.
 * VAE (Kingma & Welling 2014): 784-400-20, Bernoulli decoder; ``E[x | z]``.
 * DDPM (Ho et al. 2020): ``L_simple``, EMA weights; DDIM sampling (eta 0).
 
-The demo scores with a small classifier (:data:`DEMO_CLASSIFIER`, cached
-after its first training, a few seconds), so its FIDs are comparable only
+The demo scores with a small classifier (:data:`DEMO_CLASSIFIER`, whose
+trained weights jnn ships beside the default one), so its FIDs are comparable only
 with each other; ``examples/generative/compare.py`` runs the comparison at
 real sizes with the full classifier, several seeds and a wall-clock budget
 per model. The headline is the best (lowest) MNIST-FID of the four.

@@ -1,8 +1,9 @@
 """The yardstick shared by every generative model: MNIST-FID and classifier scores.
 
 FID (Heusel et al. 2017) with the features of a small MNIST CNN trained once
-through :mod:`jnn.train` and cached on disk (``$JNN_CACHE`` or
-``~/.cache/jnn``, keyed by a fingerprint of the training recipe), the
+through :mod:`jnn.train` and shipped with jnn (or, for another recipe, cached
+on disk: ``$JNN_CACHE`` or ``~/.cache/jnn``, keyed by a fingerprint of the
+training recipe), the
 classifier's accuracy and confidence on samples, and mode coverage over the
 10 digit classes. The real-vs-real FID (training images against test images)
 is the floor.
@@ -14,6 +15,7 @@ Public API:
   MnistCNN, PatchConv, ClassifierRecipe, DEFAULT_RECIPE, MnistClassifier,
   load_mnist_classifier(cache_dir, recipe), train_mnist_classifier(recipe),
   recipe_fingerprint(recipe), cache_directory(cache_dir),
+  bundled_fingerprints(),
   features_and_logits(classifier, images)
                                           the classifier and its cache
   mnist_fid(samples, reference, classifier), real_floor(n, classifier),
@@ -26,6 +28,7 @@ Public API:
 """
 
 from jnn.generative.evaluation.classifier_cache import (
+    bundled_fingerprints,
     cache_directory,
     load_mnist_classifier,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "MnistScores",
     "PatchConv",
     "SampleQuality",
+    "bundled_fingerprints",
     "cache_directory",
     "check_images",
     "feature_statistics",
