@@ -32,6 +32,7 @@ MODULES = [
     "jnn.data.tsplib",
     "jnn.hopfield.continuous.simulation",
     "jnn.hopfield.problems.tsp_exact",
+    "jnn.transformer.vit",
     "jnn.rnn.cells",
     "jnn.rnn.generate",
     "jnn.rnn.gradients",

@@ -41,6 +41,9 @@ Public API:
   BertOutput, BertClassifier(..., n_classes), bert_pretraining_loss(model),
   check_bert_inputs                      encoder with MLM (tied) and NSP heads;
                                          fine-tuning head (Devlin et al. 2019)
+  ViT(n_classes, patch_size, features, layers, heads, ...), patchify(images, p),
+  POOLINGS                               Vision Transformer: images as patch
+                                         sequences (Dosovitskiy et al. 2021)
 """
 
 from jnn.transformer.attention import (
@@ -90,6 +93,7 @@ from jnn.transformer.positional import (
     sinusoidal_encoding,
 )
 from jnn.transformer.pretraining import MaskedTokens, mlm_mask, pretraining_batch
+from jnn.transformer.vit import POOLINGS, ViT, patchify
 
 __all__ = [
     "ACTIVATIONS",
@@ -113,6 +117,7 @@ __all__ = [
     "pretraining_batch",
     "GPT",
     "IMPLEMENTATIONS",
+    "POOLINGS",
     "POSITIONALS",
     "DecoderBlock",
     "EncoderLayer",
@@ -120,6 +125,7 @@ __all__ = [
     "KVCache",
     "LearnedPositionalEmbedding",
     "MultiHeadAttention",
+    "ViT",
     "attention_weights",
     "causal_mask",
     "check_mask",
@@ -134,6 +140,7 @@ __all__ = [
     "init_kv_cache",
     "next_token_blocks",
     "padding_mask",
+    "patchify",
     "resolve_implementation",
     "rotary_embedding",
     "sinusoidal_encoding",
