@@ -190,9 +190,9 @@ def test_bert_pretraining_smoke(tmp_path, monkeypatch):
 
 def test_vit_mnist_smoke(tmp_path, monkeypatch):
     result = run_example("transformer/vit_mnist.py", tmp_path, monkeypatch)
-    # 2 layers x 32 wide, 4 epochs of 5,120 images: seeds 0-2 measured 0.484-0.519
-    # on these 1,000 test images (chance 0.1), validation rising every epoch
-    assert result["test_accuracy"] > 0.45
+    # 2 layers x 32 wide, 4 epochs of 2,560 images at 3e-3: seeds 0-2 measured
+    # 0.546-0.575 on these 1,000 test images (chance 0.1)
+    assert result["test_accuracy"] > 0.5
     assert result["val_accuracy"][-1] > result["val_accuracy"][0] + 0.1
     assert (tmp_path / "jnn-output" / "vit_mnist_curves.png").exists()
 
