@@ -15,6 +15,8 @@ Workloads: the step of each benchmark whose target is open on the CPU.
 * ``ddpm``: ``benchmarks/diffusion.py``'s 1.5M-parameter UNet, batch 64.
 * ``lstm``: ``benchmarks/rnn.py``'s 2-layer LSTM 256, batch 64 x 100.
 * ``rbm``: ``benchmarks/rbm.py``'s CD-1 784-500 RBM, batch 100.
+* ``gat`` / ``gcn``: ``benchmarks/graph.py``'s full-batch Cora epoch (sparse
+  features), one step = one epoch.
 
 Run::
 
@@ -43,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm")
+WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm", "gat", "gcn")
 KINDS = ("ynn_fusion", "dot", "dot_general", "conv_general_dilated", "concatenate")
 
 
@@ -86,6 +88,25 @@ def workload(name: str):
         learner = contrastive_divergence(500, learning_rate=0.1, momentum=0.5)
         x = (rng.uniform(size=(100, 784)) < 0.3).astype(np.float32)
         return learner, {"x": jnp.asarray(x)}
+    if name in ("gat", "gcn"):
+        from jnn.data.planetoid import load_planetoid, normalize_features
+        from jnn.graph.models import GAT, GCN
+        from jnn.graph.node_classification import (
+            default_settings,
+            node_classification_data,
+            node_learner,
+        )
+
+        data = load_planetoid("cora")
+        features = normalize_features(data.graph.nodes)
+        graph = data.graph._replace(nodes=None)
+        splits = node_classification_data(
+            features, data.labels, {"train": data.train_mask}, sparse=True
+        )
+        cls = GAT if name == "gat" else GCN
+        model = cls(graph, data.n_classes, n_features=features.shape[1])
+        learner = node_learner(model, default_settings(model))
+        return learner, {k: jnp.asarray(v) for k, v in splits["train"].items()}
     raise ValueError(f"`workload` must be one of {WORKLOADS}; got {name!r}.")
 
 
@@ -119,7 +140,14 @@ def profile(
             return jax.lax.scan(step, state, jax.random.split(key, steps))[0]
 
         calls = 1
-    compiled = jax.jit(update).lower(state, batch, jax.random.key(1)).compile()
+    from jnn.train import learner_compiler_options
+
+    options = learner_compiler_options(learner)  # as fit compiles it
+    compiled = (
+        jax.jit(update, compiler_options=options)
+        .lower(state, batch, jax.random.key(1))
+        .compile()
+    )
     index = hlo_index(compiled.as_text())
     jax.block_until_ready(compiled(state, batch, jax.random.key(1)))
     start = time.perf_counter()

@@ -22,8 +22,8 @@ Public API:
   GCN, GAT, GraphSAGE, GGNN, input_layer node classifiers with the papers' settings
                                          (sparse-row or dense features)
   node_classification_data, node_classification_loss, Settings,
-  default_settings, node_learner, train_seeds, SeedResults
-                                         transductive training through jnn.train
+  default_settings, node_learner, train_seeds, SeedResults,
+  attention_compiler_options             transductive training through jnn.train
   window_mean_rise, patience_on_loss_and_accuracy
                                          Kipf's and GAT's early stopping rules
   inductive_data, train_supervised, SAGEEncoder, walk_pairs, unsupervised_loss,
@@ -97,6 +97,7 @@ from jnn.graph.models import (
 from jnn.graph.node_classification import (
     SeedResults,
     Settings,
+    attention_compiler_options,
     default_settings,
     node_classification_data,
     node_classification_loss,
@@ -154,6 +155,7 @@ __all__ = [
     "node_classification_data",
     "node_classification_loss",
     "node_learner",
+    "attention_compiler_options",
     "padded_rows",
     "pair_norm",
     "rayleigh_quotient",

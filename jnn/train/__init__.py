@@ -1,8 +1,9 @@
 """The compiled training engine (shared by every chapter; it knows no model).
 
 Public API:
-  Learner(init, update, evaluate, plan, start_epoch, check)
+  Learner(init, update, evaluate, plan, start_epoch, check, compiler_options)
                                          a learning rule as pure functions
+  learner_compiler_options(learner)      its XLA options on the default backend
   gradient_learner(model, loss, opt)     back-propagation + any Optax optimiser,
                                          with the module's model state (BatchNorm)
   TrainState                             state of a gradient learner
@@ -23,7 +24,13 @@ Public API:
 from jnn.train import stopping
 from jnn.train.ema import EMAState, ema_params, with_ema
 from jnn.train.fit import fit
-from jnn.train.learner import Learner, TrainState, evaluate_with_key, gradient_learner
+from jnn.train.learner import (
+    Learner,
+    TrainState,
+    evaluate_with_key,
+    gradient_learner,
+    learner_compiler_options,
+)
 from jnn.train.loop import FitResult, RunResult, TrainingDiverged, check_like, run
 from jnn.train.losses import classification_loss, regression_loss
 from jnn.train.modules import Context, apply_model, init_model
@@ -59,6 +66,7 @@ __all__ = [
     "classification_loss",
     "ema_params",
     "evaluate_with_key",
+    "learner_compiler_options",
     "fit",
     "full_batch",
     "gradient_learner",

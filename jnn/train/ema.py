@@ -152,7 +152,15 @@ def with_ema(
         def start_epoch(state: EMAState) -> EMAState:
             return state._replace(inner=learner.start_epoch(state.inner))
 
-    return Learner(init, update, evaluate, learner.plan, start_epoch, learner.check)
+    return Learner(
+        init,
+        update,
+        evaluate,
+        learner.plan,
+        start_epoch,
+        learner.check,
+        learner.compiler_options,
+    )
 
 
 def ema_params(state: EMAState) -> PyTree:

@@ -13,7 +13,7 @@ import numpy as np
 
 from jnn._checks import check_key, check_positive_int
 from jnn.train.checkpoint import Checkpointer
-from jnn.train.learner import Batch, Learner, PyTree
+from jnn.train.learner import Batch, Learner, PyTree, learner_compiler_options
 from jnn.train.loop import (
     Carry,
     FitResult,
@@ -55,7 +55,8 @@ def _compiled(plan: _Plan, replicated):
         out_shardings=replicated,
         compiler_options=INIT_COMPILER_OPTIONS.get(jax.default_backend()),
     )
-    return init, jax.jit(epochs, out_shardings=replicated)
+    options = learner_compiler_options(plan.learner)
+    return init, jax.jit(epochs, out_shardings=replicated, compiler_options=options)
 
 
 def fit(

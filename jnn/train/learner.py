@@ -65,6 +65,12 @@ class Learner(NamedTuple):
       check: optional ``check(data, name)`` raising ``ValueError``/``TypeError``
         for data the rule cannot use; the engine calls it on ``train`` and
         ``val`` before anything is traced.
+      compiler_options: optional ``compiler_options(backend) -> dict | None``:
+        XLA options for the training program :func:`jnn.train.fit` compiles
+        on ``backend`` (``"cpu"``, ``"gpu"``, ...), passed to ``jax.jit``'s
+        ``compiler_options``. A backend-aware speed choice (e.g. which XLA:CPU
+        library fusions to use); the results must not depend on it beyond
+        float rounding. None: XLA's defaults.
     """
 
     init: Callable[[jax.Array, Batch], PyTree]
@@ -73,6 +79,7 @@ class Learner(NamedTuple):
     plan: BatchPlan | None = None
     start_epoch: Callable[[PyTree], PyTree] | None = None
     check: Callable[[Batch, str], None] | None = None
+    compiler_options: Callable[[str], dict | None] | None = None
 
 
 def evaluate_with_key(
@@ -264,3 +271,20 @@ def gradient_learner(
         start_epoch=start_epoch if reset_collections else None,
         check=getattr(loss, "check", None),
     )
+
+
+def learner_compiler_options(learner: Learner) -> dict | None:
+    """``learner.compiler_options`` for JAX's default backend (None: defaults).
+
+    Raises:
+      TypeError: the options are not a dict (or None).
+    """
+    if learner.compiler_options is None:
+        return None
+    options = learner.compiler_options(jax.default_backend())
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(
+            "`learner.compiler_options(backend)` must return a dict or None; got "
+            f"{options!r}."
+        )
+    return options or None

@@ -291,7 +291,14 @@ def check_learner(learner: Any) -> None:
         raise TypeError(
             f"`learner` must be a jnn.train.Learner; got {type(learner).__name__}."
         )
-    for field in ("init", "update", "evaluate", "start_epoch", "check"):
+    for field in (
+        "init",
+        "update",
+        "evaluate",
+        "start_epoch",
+        "check",
+        "compiler_options",
+    ):
         fn = getattr(learner, field)
         if not callable(fn) and (fn is not None or field in ("init", "update")):
             raise TypeError(

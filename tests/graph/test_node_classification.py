@@ -20,6 +20,7 @@ from jnn.data.planetoid import load_planetoid, normalize_features
 from jnn.graph.early_stopping import patience_on_loss_and_accuracy, window_mean_rise
 from jnn.graph.models import GAT, GCN, GGNN, GraphSAGE
 from jnn.graph.node_classification import (
+    attention_compiler_options,
     default_settings,
     node_classification_data,
     node_classification_loss,
@@ -27,7 +28,7 @@ from jnn.graph.node_classification import (
     train_seeds,
 )
 from jnn.graph.sparse_features import padded_rows, sparse_dropout, sparse_matmul
-from jnn.train import Context
+from jnn.train import Context, fit
 
 N, F = 34, 12
 
@@ -303,3 +304,25 @@ def test_planetoid_example_smoke(tmp_path):
     assert len(row["test"]) == 2 and min(row["test"]) >= 0.5
     assert row["epochs"] == [50, 50]
     assert (tmp_path / "planetoid.json").exists()
+
+
+def test_gat_learner_compiles_with_its_cpu_options_and_the_same_values():
+    graph, x, karate_data = karate()
+    masks = {"train": karate_data.train_mask}
+    data = node_classification_data(x, karate_data.labels, masks, sparse=True)["train"]
+    gat = node_learner(make(GAT, graph))
+    assert gat.compiler_options is attention_compiler_options
+    assert (
+        attention_compiler_options("cpu") and attention_compiler_options("gpu") is None
+    )
+    assert node_learner(make(GCN, graph)).compiler_options is None
+    key = jax.random.key(0)
+    tuned = fit(gat, data, key=key, epochs=20, progress=False)
+    plain = fit(gat._replace(compiler_options=None), data, key=key, epochs=20,
+                progress=False)  # fmt: skip
+    np.testing.assert_allclose(tuned.history["loss"], plain.history["loss"], rtol=1e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+        tuned.state.params,
+        plain.state.params,
+    )

@@ -72,6 +72,7 @@ _ENGINE = [
         ("learner", LEARNER._replace(init=None), TypeError),
         ("learner", LEARNER._replace(update="step"), TypeError),
         ("learner", LEARNER._replace(plan="full"), TypeError, "`learner.plan`"),
+        ("learner", LEARNER._replace(compiler_options={"cpu": {}}), TypeError),
     ],
     dataset("train", TRAIN),
     [*dataset("val", VAL)[1:], ("val", {"x": X[:, :3], "y": Y}, ValueError, VAL)],

@@ -355,3 +355,27 @@ def test_init_state_starts_from_the_given_state_without_recompiling(key):
     np.testing.assert_allclose(a.history["loss"], [1 / 11, 1 / 12, 1 / 13], rtol=1e-6)
     ran = run(learner, IRIS.train, key=key, epochs=2, init_state=jnp.float32(5.0))
     assert float(ran.state) == 7.0
+
+
+def test_learner_compiler_options_reach_the_compiled_epochs(key):
+    """fit compiles with the learner's XLA options; they change speed, not values."""
+    seen = []
+
+    def options(backend):
+        seen.append(backend)
+        return {"xla_backend_optimization_level": 1}
+
+    tuned = LEARNER._replace(compiler_options=options)
+    plain = fit(LEARNER, IRIS.train, key=key, epochs=3, batch_size=16)
+    result = fit(tuned, IRIS.train, key=key, epochs=3, batch_size=16)
+    assert seen == [jax.default_backend()]
+    tree_allclose(result.state.params, plain.state.params, rtol=1e-5, atol=1e-6)
+    # an option XLA refuses fails the compile: the options are really passed
+    bogus = LEARNER._replace(
+        compiler_options=lambda backend: {"xla_backend_optimization_level": "x"}
+    )
+    with pytest.raises(Exception, match="xla_backend_optimization_level"):
+        fit(bogus, IRIS.train, key=key, epochs=1, batch_size=16)
+    wrong = LEARNER._replace(compiler_options=lambda backend: [("a", 1)])
+    with pytest.raises(TypeError, match="must return a dict or None"):
+        fit(wrong, IRIS.train, key=key, epochs=1, batch_size=16)
