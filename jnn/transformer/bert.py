@@ -42,7 +42,7 @@ from jnn._checks import (
 )
 from jnn.nn import LayerNorm, flat_dot_general
 from jnn.train import Context, apply_model
-from jnn.transformer.layers import EncoderLayer
+from jnn.transformer.layers import EncoderLayer, check_heads
 from jnn.transformer.masks import padding_mask
 from jnn.transformer.positional import LearnedPositionalEmbedding
 from jnn.transformer.pretraining import PAD_ID
@@ -126,10 +126,7 @@ class _BertConfig(nn.Module):
         for name in ("vocab_size", "max_length", "layers", "heads", "features"):
             check_positive_int(getattr(self, name), name)
         check_positive_int(self.ffn_features, "ffn_features", allow_none=True)
-        if self.features % self.heads:
-            raise ValueError(
-                f"`heads` ({self.heads}) must divide `features` ({self.features})."
-            )
+        check_heads(self.features, self.heads)
         check_fraction(self.dropout_rate, "dropout_rate")
         super().__post_init__()
 

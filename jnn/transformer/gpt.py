@@ -35,7 +35,7 @@ from jnn._checks import (
 from jnn.nn import LayerNorm, flat_dot_general
 from jnn.train import Context, apply_model
 from jnn.transformer.attention import IMPLEMENTATIONS, KVCache, init_kv_cache
-from jnn.transformer.layers import ACTIVATIONS, DecoderBlock
+from jnn.transformer.layers import ACTIVATIONS, DecoderBlock, check_heads
 from jnn.transformer.positional import LearnedPositionalEmbedding, sinusoidal_encoding
 
 __all__ = [
@@ -122,10 +122,7 @@ class GPT(nn.Module):
             )
         for name in ("vocab_size", "context", "layers", "heads", "features"):
             check_positive_int(getattr(self, name), name)
-        if self.features % self.heads:
-            raise ValueError(
-                f"`heads` ({self.heads}) must divide `features` ({self.features})."
-            )
+        check_heads(self.features, self.heads)
         check_fraction(self.dropout_rate, "dropout_rate")
         if self.positional not in POSITIONALS:
             raise ValueError(

@@ -52,6 +52,12 @@ def _activation(value: Any) -> Callable:
     return ACTIVATIONS[value]
 
 
+def check_heads(features: int, heads: int) -> None:
+    """Raise a ``ValueError`` unless ``heads`` divides a model's ``features``."""
+    if features % heads:
+        raise ValueError(f"`heads` ({heads}) must divide `features` ({features}).")
+
+
 def _check_width(x: jax.Array, features: int) -> None:
     if len(x.shape) != 3 or x.shape[-1] != features:
         raise ValueError(

@@ -30,8 +30,8 @@ import jax.numpy as jnp
 
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
 from jnn.nn import LayerNorm, flat_dot_general
-from jnn.transformer.attention import IMPLEMENTATIONS
-from jnn.transformer.layers import EncoderLayer, _activation
+from jnn.transformer.attention import resolve_implementation
+from jnn.transformer.layers import EncoderLayer, _activation, check_heads
 
 __all__ = ["POOLINGS", "ViT", "patchify"]
 
@@ -122,20 +122,13 @@ class ViT(nn.Module):
         for name in ("n_classes", "patch_size", "features", "layers", "heads"):
             check_positive_int(getattr(self, name), name)
         check_positive_int(self.ffn_features, "ffn_features", allow_none=True)
-        if self.features % self.heads:
-            raise ValueError(
-                f"`heads` ({self.heads}) must divide `features` ({self.features})."
-            )
+        check_heads(self.features, self.heads)
         check_fraction(self.dropout_rate, "dropout_rate")
         if self.pool not in POOLINGS:
             raise ValueError(f"`pool` must be one of {POOLINGS}; got {self.pool!r}.")
         _activation(self.activation)
         check_positive_float(self.epsilon, "epsilon")
-        if self.implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"`implementation` must be one of {IMPLEMENTATIONS}; got "
-                f"{self.implementation!r}."
-            )
+        resolve_implementation(self.implementation)  # raises for unknown names
         super().__post_init__()
 
     @nn.compact
