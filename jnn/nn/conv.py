@@ -226,11 +226,65 @@ def kernel_product(p: jax.Array, kernel: jax.Array) -> jax.Array:
     return out.reshape(*p.shape[:-1], out.shape[-1])
 
 
+def _explicit_pads(shape, window, padding, rhs_dilation):
+    """``(lo, hi)`` per spatial axis of a unit-stride convolution's padding."""
+    if not isinstance(padding, str):
+        return tuple(padding)
+    extent = [(k - 1) * d + 1 for k, d in zip(window, rhs_dilation, strict=True)]
+    return tuple(jax.lax.padtype_to_pads(shape, extent, (1,) * len(shape), padding))
+
+
+def row_patches(
+    x: jax.Array, window, padding, rhs_dilation
+) -> tuple[jax.Array, tuple[int, int]]:
+    """Half an im2col for a unit-stride 2-D convolution: the taps along the width.
+
+    ``x: (N, H, W, C) -> (N, H_p, W', k_w C)`` with ``H_p`` the padded height
+    and ``W'`` the output width: row ``h`` of the padded input, the ``k_w``
+    kernel columns side by side. The ``k_h`` taps along the height are then
+    row shifts of one product (:func:`row_conv`), so the matrix the kernel
+    gradient reads is ``k_h`` times smaller than :func:`patches`' (for a
+    3 x 3 kernel: 62 against 173 MB at 64 x 28 x 28 x 96). Returns the
+    patches and ``(H', H_p)``.
+    """
+    (kh, kw), (dh, dw) = window, rhs_dilation
+    (lo_h, hi_h), (lo_w, hi_w) = _explicit_pads(
+        x.shape[1:3], window, padding, rhs_dilation
+    )
+    xp = jax.lax.pad(
+        x,
+        jnp.zeros((), x.dtype),
+        [(0, 0, 0), (lo_h, hi_h, 0), (lo_w, hi_w, 0), (0, 0, 0)],
+    )
+    out_h, out_w = xp.shape[1] - (kh - 1) * dh, xp.shape[2] - (kw - 1) * dw
+    cols = [xp[:, :, j * dw : j * dw + out_w] for j in range(kw)]
+    return jnp.concatenate(cols, axis=-1), (out_h, xp.shape[1])
+
+
+def row_kernel(kernel: jax.Array) -> jax.Array:
+    """``(k_h, k_w, C, D) -> (k_w C, k_h D)``, the matrix of :func:`row_conv`."""
+    kh, kw, c, d = kernel.shape
+    return kernel.transpose(1, 2, 0, 3).reshape(kw * c, kh * d)
+
+
+def row_conv(z: jax.Array, kh: int, dh: int, out_h: int) -> jax.Array:
+    """``(N, H_p, W', k_h D)`` row products -> ``(N, H', W', D)``: shift and add.
+
+    Output row ``h`` sums block ``i`` of product row ``h + i d_h``; reverse
+    mode transposes this to ``k_h`` shifted copies of the output gradient
+    side by side (pads, fused into one loop).
+    """
+    z = z.reshape(*z.shape[:-1], kh, z.shape[-1] // kh)
+    return sum(z[:, i * dh : i * dh + out_h, :, i] for i in range(kh))
+
+
 @functools.cache
 def _patch_conv(
     strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, precision
 ):
     """A ``custom_jvp`` convolution for one static configuration."""
+    # unit-stride 2-D convolutions take the row form (row_patches)
+    rows = len(strides) == 2 and set(strides) | set(lhs_dilation) == {1}
 
     def conv(x, kernel):
         return jax.lax.conv_general_dilated(
@@ -257,6 +311,17 @@ def _patch_conv(
         x, kernel = primals
         dx, dkernel = tangents
         window = kernel.shape[:-2]
+        if rows:
+            kh, dh = window[0], rhs_dilation[0]
+            p, (out_h, _) = row_patches(x, window, padding, rhs_dilation)
+            p_dx, _ = row_patches(dx, window, padding, rhs_dilation)
+            tangent = row_conv(
+                p_dx @ row_kernel(kernel) + kernel_product(p, row_kernel(dkernel)),
+                kh,
+                dh,
+                out_h,
+            )
+            return fast(x, kernel), tangent
         p = patches(x, window, strides, padding, lhs_dilation, rhs_dilation)
         p_dx = patches(dx, window, strides, padding, lhs_dilation, rhs_dilation)
         matrix = lambda k: k.reshape(-1, k.shape[-1])  # noqa: E731

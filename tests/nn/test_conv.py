@@ -23,6 +23,10 @@ CASES = [
     ((2, 7, 7, 3), (4, 4, 3, 4), (1, 1), ((2, -1), (2, 2)), (2, 2), None),
     ((2, 11, 3), (3, 3, 4), (2,), "SAME", None, None),
     ((1, 5, 6, 7, 2), (2, 3, 2, 2, 3), (1, 2, 1), "SAME", None, None),
+    # unit stride in 2-D: the row form (row_patches), every padding kind
+    ((2, 8, 10, 3), (2, 3, 3, 4), (1, 1), "VALID", None, (3, 2)),
+    ((2, 9, 7, 2), (5, 3, 2, 3), (1, 1), ((3, -1), (0, 2)), None, None),
+    ((1, 6, 6, 4), (1, 1, 4, 2), (1, 1), "SAME", None, None),
     # strides 3 and 2 with input and kernel dilation: taps cross stride phases
     ((2, 12, 11, 3), (3, 3, 3, 2), (3, 2), ((1, 0), (2, 1)), (2, 1), (2, 3)),
 ]
