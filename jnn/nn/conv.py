@@ -237,7 +237,12 @@ def kernel_product(p: jax.Array, kernel: jax.Array) -> jax.Array:
     return out.reshape(*p.shape[:-1], out.shape[-1])
 
 
-def _explicit_pads(shape, window, padding, rhs_dilation):
+def _explicit_pads(
+    shape: Sequence[int],
+    window: Sequence[int],
+    padding: str | Sequence[tuple[int, int]],
+    rhs_dilation: Sequence[int],
+) -> tuple[tuple[int, int], ...]:
     """``(lo, hi)`` per spatial axis of a unit-stride convolution's padding."""
     if not isinstance(padding, str):
         return tuple(padding)
@@ -246,7 +251,10 @@ def _explicit_pads(shape, window, padding, rhs_dilation):
 
 
 def row_patches(
-    x: jax.Array, window, padding, rhs_dilation
+    x: jax.Array,
+    window: Sequence[int],
+    padding: str | Sequence[tuple[int, int]],
+    rhs_dilation: Sequence[int],
 ) -> tuple[jax.Array, tuple[int, int]]:
     """Half an im2col for a unit-stride 2-D convolution: the taps along the width.
 

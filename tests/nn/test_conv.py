@@ -66,6 +66,18 @@ def test_fast_conv_equals_lax_outputs_gradients_and_tangents(case):
         np.testing.assert_allclose(b, a, atol=5e-5, rtol=1e-5)
 
 
+def _flat_eqns(jaxpr):
+    """The equations of ``jaxpr`` with nested calls (pjit, custom_jvp) inlined."""
+    eqns = list(jaxpr.eqns)
+    while any(e.primitive.name in ("pjit", "custom_jvp_call") for e in eqns):
+        inner = []
+        for e in eqns:
+            sub = e.params.get("jaxpr") or e.params.get("call_jaxpr")
+            inner.extend(getattr(sub, "jaxpr", sub).eqns if sub is not None else [e])
+        eqns = inner
+    return eqns
+
+
 def test_kernel_gradient_is_the_wide_product_behind_a_barrier():
     # the kernel gradient comes out as g^T P (D, k k C_in), the orientation
     # XLA's CPU backend runs ~2x faster, kept apart from its transpose
@@ -76,17 +88,28 @@ def test_kernel_gradient_is_the_wide_product_behind_a_barrier():
         return jnp.sum(jnp.tanh(y))
 
     jaxpr = jax.make_jaxpr(jax.grad(loss))(k).jaxpr
-    eqns = [e for e in jaxpr.eqns]
-    while any(e.primitive.name in ("pjit", "custom_jvp_call") for e in eqns):
-        inner = []
-        for e in eqns:
-            sub = e.params.get("jaxpr") or e.params.get("call_jaxpr")
-            inner.extend(getattr(sub, "jaxpr", sub).eqns if sub is not None else [e])
-        eqns = inner
+    eqns = _flat_eqns(jaxpr)
     dots = [e.outvars[0].aval.shape for e in eqns if e.primitive.name == "dot_general"]
     assert (4, 27) in dots and (27, 4) not in dots
     barriers = [e for e in eqns if e.primitive.name == "optimization_barrier"]
     assert any(v.aval.shape == (4, 27) for e in barriers for v in e.outvars)
+
+
+def test_unit_stride_kernel_gradient_takes_the_row_form():
+    # stride 1 in 2-D: one product of the row patches (k_w C = 9 columns) with
+    # the output gradient at k_h = 3 row shifts (k_h D = 12), not the full
+    # im2col's (D, k_h k_w C) = (4, 27)
+    x, k = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
+
+    def loss(k):
+        y = conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_layout(4))
+        return jnp.sum(jnp.tanh(y))
+
+    jaxpr = jax.make_jaxpr(jax.grad(loss))(k).jaxpr
+    eqns = _flat_eqns(jaxpr)
+    dots = [e.outvars[0].aval.shape for e in eqns if e.primitive.name == "dot_general"]
+    assert (12, 9) in dots
+    assert (4, 27) not in dots and (27, 4) not in dots
 
 
 def test_fast_gradient_has_no_gradient_convolution():
