@@ -11,14 +11,8 @@
   (:mod:`jnn.nn.norm`).
 """
 
-from jnn.nn.conv import (
-    PATHS,
-    ConvTranspose,
-    conv_fn,
-    conv_general_dilated,
-    conv_transpose,
-    resolve_path,
-)
+from jnn.nn.conv import PATHS, conv_fn, conv_general_dilated, resolve_path
+from jnn.nn.conv_transpose import ConvTranspose, conv_transpose
 from jnn.nn.dense import flat_dot_general
 from jnn.nn.norm import LayerNorm, layer_norm
 

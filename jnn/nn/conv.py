@@ -30,15 +30,15 @@ on this one (the same step jitted outside a loop: 0.155 s); compile time
 57 s -> 3.3 s.
 
 Unit-stride 2-D convolutions (most of a UNet's) are linearised in a row
-form instead (:func:`row_patches`): only the ``k_w`` taps along the width
-are laid side by side, ``(N, H_p, W', k_w C)``, and one product with the
-kernel as a ``(k_w C, k_h D)`` matrix is followed by ``k_h`` row shifts that
-add the taps along the height (:func:`row_conv`). The same products, on a
-matrix ``k_h`` times smaller, which is what the step pays for on XLA's CPU
-backend: building the full im2col (nine slices and a concatenation per
-3 x 3 layer) took ~780 of the ~2,240 ms of the DDPM UNet step of
+form instead (:mod:`jnn.nn.conv_rows`): only the ``k_w`` taps along the
+width are laid side by side, ``(N, H_p, W', k_w C)``, and one product with
+the kernel as a ``(k_w C, k_h D)`` matrix is followed by ``k_h`` row shifts
+that add the taps along the height. The same products, on a matrix ``k_h``
+times smaller, which is what the step pays for on XLA's CPU backend:
+building the full im2col (nine slices and a concatenation per 3 x 3 layer)
+took ~780 of the ~2,240 ms of the DDPM UNet step of
 ``benchmarks/diffusion.py`` on one core of a 2-core Xeon; with the row form
-the step takes ~1,830 ms.
+the step takes ~1,590 ms.
 
 :func:`conv_fn` picks it by backend: the fast form on CPU, the reference
 (``lax.conv_general_dilated``, Flax's default) everywhere else, overridable
@@ -54,13 +54,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from jnn.nn.conv_rows import row_conv, row_kernel, row_patches
 
 PATHS = ("auto", "fast", "reference")
 ConvFn = Callable[..., jax.Array]
@@ -237,80 +237,6 @@ def kernel_product(p: jax.Array, kernel: jax.Array) -> jax.Array:
     return out.reshape(*p.shape[:-1], out.shape[-1])
 
 
-def _explicit_pads(
-    shape: Sequence[int],
-    window: Sequence[int],
-    padding: str | Sequence[tuple[int, int]],
-    rhs_dilation: Sequence[int],
-) -> tuple[tuple[int, int], ...]:
-    """``(lo, hi)`` per spatial axis of a unit-stride convolution's padding."""
-    if not isinstance(padding, str):
-        return tuple(padding)
-    extent = [(k - 1) * d + 1 for k, d in zip(window, rhs_dilation, strict=True)]
-    return tuple(jax.lax.padtype_to_pads(shape, extent, (1,) * len(shape), padding))
-
-
-def row_patches(
-    x: jax.Array,
-    window: Sequence[int],
-    padding: str | Sequence[tuple[int, int]],
-    rhs_dilation: Sequence[int],
-) -> tuple[jax.Array, tuple[int, int]]:
-    """Half an im2col for a unit-stride 2-D convolution: the taps along the width.
-
-    ``x: (N, H, W, C) -> (N, H_p, W', k_w C)`` with ``H_p`` the padded height
-    and ``W'`` the output width: row ``h`` of the padded input, the ``k_w``
-    kernel columns side by side. The ``k_h`` taps along the height are then
-    row shifts of one product (:func:`row_conv`), so the matrix the kernel
-    gradient reads is ``k_h`` times smaller than :func:`patches`' (for a
-    3 x 3 kernel: 62 against 173 MB at 64 x 28 x 28 x 96). Returns the
-    patches and ``(H', H_p)``.
-    """
-    (kh, kw), (dh, dw) = window, rhs_dilation
-    (lo_h, hi_h), (lo_w, hi_w) = _explicit_pads(
-        x.shape[1:3], window, padding, rhs_dilation
-    )
-    # Column j is the input padded by (lo_w - j d_w, hi_w - (k_w - 1 - j) d_w)
-    # (negative pads crop); stacked on a new axis, XLA fuses the pads and the
-    # stack into one loop (23 -> 15 ms at 64 x 28 x 28 x 96, one core).
-    zero = jnp.zeros((), x.dtype)
-    cols = [
-        jax.lax.pad(
-            x,
-            zero,
-            [
-                (0, 0, 0),
-                (lo_h, hi_h, 0),
-                (lo_w - j * dw, hi_w - (kw - 1 - j) * dw, 0),
-                (0, 0, 0),
-            ],
-        )
-        for j in range(kw)
-    ]
-    p = jnp.stack(cols, axis=-2)
-    padded_h = p.shape[1]
-    return p.reshape(*p.shape[:3], -1), (padded_h - (kh - 1) * dh, padded_h)
-
-
-def row_kernel(kernel: jax.Array) -> jax.Array:
-    """``(k_h, k_w, C, D) -> (k_w C, k_h D)``, the matrix of :func:`row_conv`."""
-    kh, kw, c, d = kernel.shape
-    return kernel.transpose(1, 2, 0, 3).reshape(kw * c, kh * d)
-
-
-def row_conv(z: jax.Array, kh: int, dh: int, out_h: int) -> jax.Array:
-    """``(N, H_p, W', k_h D)`` row products -> ``(N, H', W', D)``: shift and add.
-
-    Output row ``h`` sums block ``i`` of product row ``h + i d_h``; reverse
-    mode transposes this to ``k_h`` shifted copies of the output gradient
-    side by side (pads, fused into one loop).
-    """
-    # unstacked, not indexed: the transpose is then one stack of pads (a
-    # fused loop) rather than k_h padded copies added (7.5 -> 5.2 ms)
-    parts = jnp.unstack(z.reshape(*z.shape[:-1], kh, z.shape[-1] // kh), axis=3)
-    return sum(part[:, i * dh : i * dh + out_h] for i, part in enumerate(parts))
-
-
 @functools.cache
 def _patch_conv(
     strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, precision
@@ -436,104 +362,3 @@ def conv_general_dilated(
         precision,
     )
     return f(lhs, rhs)
-
-
-def _transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
-    """``lax.conv_transpose``'s padding of the dilated input for a padding name."""
-    if padding == "SAME":
-        total = k + s - 2
-        lo = k - 1 if s > k - 1 else math.ceil(total / 2)
-    else:  # "VALID"
-        total = k + s - 2 + max(k - s, 0)
-        lo = k - 1
-    return lo, total - lo
-
-
-def conv_transpose(
-    x: jax.Array,
-    kernel: jax.Array,
-    strides: Sequence[int],
-    padding: str | Sequence[tuple[int, int]] = "SAME",
-    path: str = "auto",
-) -> jax.Array:
-    """``lax.conv_transpose`` (channels-last, kernel not flipped) on ``path``.
-
-    A transposed convolution is the convolution of the input dilated by the
-    strides, with the padding ``lax.conv_transpose`` derives from ``padding``
-    (Keras ``Conv2DTranspose``'s conventions); the fast path differentiates it
-    through :func:`conv_general_dilated`.
-
-    Args:
-      x: ``(N, *S, C_in)``.
-      kernel: ``(*K, C_in, C_out)``.
-      strides: per spatial dimension.
-      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` per spatial dimension
-        (explicit pairs pad the dilated input, as ``lax.conv_transpose``).
-      path: as :func:`conv_fn`.
-
-    Returns:
-      ``(N, *S', C_out)`` (``S' = S * strides`` for ``"SAME"``).
-    """
-    n = x.ndim - 2
-    if isinstance(padding, str):
-        pads = tuple(
-            _transpose_padding(k, s, padding)
-            for k, s in zip(kernel.shape[:n], strides, strict=True)
-        )
-    else:  # explicit pairs pad the dilated input, as in lax.conv_transpose
-        pads = tuple(tuple(p) for p in padding)
-    spatial = "DHW"[3 - n :]
-    dimensions = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
-    return conv_fn(path)(
-        x,
-        kernel,
-        (1,) * n,
-        pads,
-        lhs_dilation=tuple(strides),
-        dimension_numbers=dimensions,
-    )
-
-
-class ConvTranspose(nn.Module):
-    """``nn.ConvTranspose`` (its parameters and defaults) on a chosen conv path.
-
-    Flax's ``nn.ConvTranspose`` calls ``lax.conv_transpose`` directly, so it
-    cannot take :func:`conv_general_dilated`; this layer has the same
-    ``kernel`` ``(*K, C_in, C_out)`` and ``bias`` ``(C_out,)`` parameters and
-    initialisers and computes :func:`conv_transpose` (tested equal to
-    ``nn.ConvTranspose`` for copied parameters). No ``transpose_kernel``,
-    ``kernel_dilation`` or circular padding.
-
-    Attributes:
-      features: output channels.
-      kernel_size: window per spatial dimension.
-      strides: per spatial dimension (None: 1).
-      padding: ``"SAME"``, ``"VALID"`` or ``(lo, hi)`` pairs.
-      use_bias: add a bias.
-      kernel_init, bias_init: as ``nn.ConvTranspose``.
-      conv_path: ``"auto"``, ``"fast"`` or ``"reference"`` (:func:`conv_fn`).
-    """
-
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] | None = None
-    padding: str | Sequence[tuple[int, int]] = "SAME"
-    use_bias: bool = True
-    kernel_init: Callable = nn.linear.default_kernel_init
-    bias_init: Callable = nn.initializers.zeros_init()
-    conv_path: str = "auto"
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """``(N, *S, C_in) -> (N, *S', features)``."""
-        window = tuple(self.kernel_size)
-        kernel = self.param(
-            "kernel", self.kernel_init, (*window, x.shape[-1], self.features)
-        )
-        strides = (1,) * len(window) if self.strides is None else tuple(self.strides)
-        path = resolve_path(self.conv_path, "conv_path")
-        y = conv_transpose(x, kernel, strides, self.padding, path)
-        if self.use_bias:
-            bias = self.param("bias", self.bias_init, (self.features,))
-            y = y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
-        return y

@@ -78,18 +78,23 @@ def _flat_eqns(jaxpr):
     return eqns
 
 
-def test_kernel_gradient_is_the_wide_product_behind_a_barrier():
-    # the kernel gradient comes out as g^T P (D, k k C_in), the orientation
-    # XLA's CPU backend runs ~2x faster, kept apart from its transpose
+def _kernel_gradient_products(strides):
+    """Equations and matrix-product shapes of a 3 x 3 (3 -> 4) kernel gradient."""
     x, k = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
 
     def loss(k):
-        y = conv_general_dilated(x, k, (2, 2), "SAME", dimension_numbers=_layout(4))
+        y = conv_general_dilated(x, k, strides, "SAME", dimension_numbers=_layout(4))
         return jnp.sum(jnp.tanh(y))
 
-    jaxpr = jax.make_jaxpr(jax.grad(loss))(k).jaxpr
-    eqns = _flat_eqns(jaxpr)
+    eqns = _flat_eqns(jax.make_jaxpr(jax.grad(loss))(k).jaxpr)
     dots = [e.outvars[0].aval.shape for e in eqns if e.primitive.name == "dot_general"]
+    return eqns, dots
+
+
+def test_kernel_gradient_is_the_wide_product_behind_a_barrier():
+    # the kernel gradient comes out as g^T P (D, k k C_in), the orientation
+    # XLA's CPU backend runs ~2x faster, kept apart from its transpose
+    eqns, dots = _kernel_gradient_products((2, 2))
     assert (4, 27) in dots and (27, 4) not in dots
     barriers = [e for e in eqns if e.primitive.name == "optimization_barrier"]
     assert any(v.aval.shape == (4, 27) for e in barriers for v in e.outvars)
@@ -99,15 +104,7 @@ def test_unit_stride_kernel_gradient_takes_the_row_form():
     # stride 1 in 2-D: one product of the row patches (k_w C = 9 columns) with
     # the output gradient at k_h = 3 row shifts (k_h D = 12), not the full
     # im2col's (D, k_h k_w C) = (4, 27)
-    x, k = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
-
-    def loss(k):
-        y = conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_layout(4))
-        return jnp.sum(jnp.tanh(y))
-
-    jaxpr = jax.make_jaxpr(jax.grad(loss))(k).jaxpr
-    eqns = _flat_eqns(jaxpr)
-    dots = [e.outvars[0].aval.shape for e in eqns if e.primitive.name == "dot_general"]
+    _, dots = _kernel_gradient_products((1, 1))
     assert (12, 9) in dots
     assert (4, 27) not in dots and (27, 4) not in dots
 
