@@ -10,8 +10,13 @@ unconditional.
 
 * DBN (Hinton, Osindero & Teh 2006): greedy CD-1 pre-training with label
   units in the top RBM; samples by Gibbs sweeps there, labels free, then
-  one pass down (the probabilities ``p(x | h_1)`` as images).
-* GAN: MLP players (the demo) or a DCGAN (Radford et al. 2016), non-saturating.
+  one pass down (the probabilities ``p(x | h_1)`` as images). At the demo's
+  few epochs the free-running chains settle in one class (the DBN's poor
+  mixing; ``examples/generative/compare.py`` reaches 9-10 classes in two
+  minutes of training and 200 sweeps).
+* GAN: MLP players (the demo: 256-256, 8 epochs; at 128-128 and 5 epochs
+  its samples covered one class) or a DCGAN (Radford et al. 2016),
+  non-saturating.
 * VAE (Kingma & Welling 2014): 784-400-20, Bernoulli decoder; ``E[x | z]``.
 * DDPM (Ho et al. 2020): ``L_simple``, EMA weights; DDIM sampling (eta 0).
 
@@ -81,9 +86,9 @@ class Sizes(NamedTuple):
     dbn_layers: tuple[int, ...] = (256, 512)
     dbn_epochs: tuple[int, ...] = (1, 3)
     dbn_sweeps: int = 100
-    gan_features: tuple[int, ...] = (128, 128)
+    gan_features: tuple[int, ...] = (256, 256)
     gan_conv: bool = False
-    gan_epochs: int = 5
+    gan_epochs: int = 8
     gan_learning_rate: float = 1e-3
     vae_hidden: int = 400
     vae_epochs: int = 5
