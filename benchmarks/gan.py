@@ -13,9 +13,14 @@ every row sees the same machine load; compile time apart.
 Rows:
 
 * ``jnn.fit``: ``fit(gan_learner(DCGANGenerator(), DCGANDiscriminator(),
-  latent_size=100), {"x": x}, batch_size=64, epochs=1)``: the whole epoch is
-  one compiled ``lax.scan`` (the learner is reused: calls after the first are
-  not recompiled).
+  latent_size=100, reuse_fakes=True), {"x": x}, batch_size=64, epochs=1)``:
+  the whole epoch is one compiled ``lax.scan`` (the learner is reused: calls
+  after the first are not recompiled). ``reuse_fakes`` makes the round the
+  PyTorch example's: the generator runs forward once, and its step reuses
+  the discriminator step's batch of fakes.
+* ``jnn.fit, fresh z``: the learner's default round (Goodfellow et al.'s
+  Algorithm 1): the generator step draws fresh ``z`` and runs the generator
+  forward again (one more generator forward pass than the peers' step).
 * ``torch eager``: PyTorch's DCGAN example step (``examples/dcgan/main.py``:
   ``netD(real)``, ``netD(fake.detach())``, ``netD(fake)`` for the generator,
   foreach Adam) with the same architecture, ``torch.set_num_threads(cores)``.
@@ -69,9 +74,14 @@ def parameter_counts() -> tuple[int, int]:
 # --- jnn ---------------------------------------------------------------------------
 
 
-def jnn_trainer(x: np.ndarray):
+def jnn_trainer(x: np.ndarray, reuse_fakes: bool = True):
     """``run(i)``: one ``fit`` epoch over ``x`` (len(x) // 64 steps), seed ``i``."""
-    learner = gan_learner(DCGANGenerator(), DCGANDiscriminator(), latent_size=LATENT)
+    learner = gan_learner(
+        DCGANGenerator(),
+        DCGANDiscriminator(),
+        latent_size=LATENT,
+        reuse_fakes=reuse_fakes,
+    )
     train = {"x": jnp.asarray(x)}
     return h.fit_runner(
         learner,
@@ -177,7 +187,10 @@ TORCH_ROWS = {"torch eager": (None, False, None), "torch.compile": (None, True, 
 
 def throughput_rows(x, repeats: int, peers: list[str]) -> list[h.Row]:
     workload = f"DCGAN 28x28 G 1.07M / D 0.43M, B={BATCH}, D+G step"
-    workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
+    workloads: dict[str, Any] = {
+        "jnn.fit": jnn_trainer(x),
+        "jnn.fit, fresh z": jnn_trainer(x, reuse_fakes=False),
+    }
     make = lambda adam, compiled: torch_trainer(x, compiled)  # noqa: E731
     workloads.update(h.torch_workloads(make, peers, TORCH_ROWS))
 

@@ -27,7 +27,8 @@ from jnn.generative.gan import (
     wgan,
     wgan_gp,
 )
-from jnn.train import init_model
+from jnn.generative.gan.training import GENERATED
+from jnn.train import Context, apply_model, init_model
 
 LATENT = 100
 
@@ -189,6 +190,7 @@ def test_bad_input_raises_before_tracing():
         (dict(latent_size=2, n_critic=0), "n_critic"),
         (dict(latent_size=2, penalty=-1.0), "penalty"),
         (dict(latent_size=2, loss="hinge"), "loss"),
+        (dict(latent_size=2, n_critic=5, reuse_fakes=True), "reuse_fakes"),
     ]
     for kwargs, name in cases:
         with pytest.raises(ValueError, match=name):
@@ -199,6 +201,69 @@ def test_bad_input_raises_before_tracing():
         wgan(G_RING, D_RING, latent_size=2, clip=-0.01)
     with pytest.raises(TypeError, match="generator"):
         gan_learner(lambda z: z, D_RING, latent_size=2)
+    with pytest.raises(TypeError, match="reuse_fakes"):
+        gan_learner(G_RING, D_RING, latent_size=2, reuse_fakes=1)
+
+
+def test_reuse_fakes_round_is_pytorchs_dcgan_step_by_hand():
+    # PyTorch's DCGAN example: fake = G(z) once; D on real and fake.detach();
+    # D's Adam step; G's gradient through D(fake) with the updated D
+    g = DCGANGenerator(image_size=16, features=(8, 4))
+    d = DCGANDiscriminator(image_size=16, features=(4, 8))  # both batch-normalised
+    learner = gan_learner(g, d, latent_size=5, reuse_fakes=True)
+    real = jax.random.uniform(jax.random.key(0), (6, 16, 16, 1), minval=-1.0)
+    state = learner.init(jax.random.key(1), {"x": real})
+    key = jax.random.key(2)
+    new, metrics = jax.jit(learner.update)(state, {"x": real}, key)
+
+    # the discriminator step's z: players_learner's player 0, step 0
+    key_z = jax.random.split(jax.random.fold_in(jax.random.fold_in(key, 0), 0))[0]
+    z = jax.random.normal(key_z, (6, 5))
+    adam = optax.adam(2e-4, b1=0.5)
+
+    @jax.jit  # compiled, as op-by-op convolutions are slow
+    def by_hand(params, opt_states, ms):
+        def gen(gp):
+            return apply_model(g, gp, Context(key_z, True, ms["generator"]), z)
+
+        def disc(dp, d_state, x):
+            return apply_model(d, dp, Context(key, True, d_state), x)
+
+        def step(name, grads):
+            updates, _ = adam.update(grads, opt_states[name], params[name])
+            return optax.apply_updates(params[name], updates)
+
+        fake, g_state = gen(params["generator"])
+
+        def d_loss(dp):
+            r, d_state = disc(dp, ms["discriminator"], real)
+            f, d_state = disc(dp, d_state, fake)
+            return discriminator_loss(r, f), d_state
+
+        (_, d_state), d_grads = jax.value_and_grad(d_loss, has_aux=True)(
+            params["discriminator"]
+        )
+        d_params = step("discriminator", d_grads)
+
+        def g_loss(gp):
+            f, _ = gen(gp)
+            return non_saturating_generator_loss(disc(d_params, d_state, f)[0])
+
+        g_grads = jax.grad(g_loss)(params["generator"])
+        return d_params, step("generator", g_grads), g_grads, g_state
+
+    d_params, g_params, g_grads, g_state = by_hand(
+        state.params, state.opt_states, state.model_state
+    )
+    chex.assert_trees_all_close(new.params["discriminator"], d_params, atol=1e-6)
+    chex.assert_trees_all_close(new.params["generator"], g_params, atol=1e-6)
+    np.testing.assert_allclose(
+        metrics["generator_grad_norm"], optax.tree.norm(g_grads), rtol=1e-5
+    )
+    # the generator ran forward once: its BatchNorm averages moved once
+    chex.assert_trees_all_close(new.model_state["generator"], g_state, atol=1e-7)
+    assert GENERATED not in new.model_state
+    assert jax.tree.structure(new) == jax.tree.structure(state)
 
 
 def test_n_critic_steps_clipping_and_trace_count():

@@ -9,7 +9,11 @@ learner: epochs compiled as one ``lax.scan``, ``vmap`` over seeds,
 checkpoints. BatchNorm statistics of both networks travel in the learner
 state (``state.model_state = {"generator": ..., "discriminator": ...}``);
 each network is applied to the real and the generated batch separately, as
-PyTorch's DCGAN example does, so batch statistics never mix the two.
+PyTorch's DCGAN example does, so batch statistics never mix the two. By
+default the generator step draws fresh ``z`` (Algorithm 1); with
+``reuse_fakes=True`` it reuses the discriminator step's generated batch and
+the generator's forward pass, as PyTorch's DCGAN example does (the generator
+runs forward once per round).
 
 Constructors, with the papers' defaults:
 
@@ -53,6 +57,35 @@ from jnn.train.modules import check_module
 
 LOSSES = ("non_saturating", "minimax", "wasserstein")
 PLAYERS = ("discriminator", "generator")
+#: Model-state entry that carries the discriminator step's generated batch and
+#: the generator's pullback to the generator step (``reuse_fakes``); it lives
+#: within one update only.
+GENERATED = "_generated"
+
+
+@jax.custom_vjp
+def _generated(g_params, fake, pullback):
+    """``fake``, whose cotangent reaches ``g_params`` through ``pullback``.
+
+    ``fake, pullback = jax.vjp(G, g_params)`` was computed once (the
+    discriminator step); differentiating through this function w.r.t.
+    ``g_params`` gives ``pullback(cotangent)`` without running ``G`` again.
+    """
+    del g_params, pullback
+    return fake
+
+
+def _generated_fwd(g_params, fake, pullback):
+    del g_params
+    return fake, pullback
+
+
+def _generated_bwd(pullback, cotangent):
+    (d_params,) = pullback(cotangent)
+    return d_params, None, None
+
+
+_generated.defvjp(_generated_fwd, _generated_bwd)
 
 
 def _optimizer(value, name: str, default) -> optax.GradientTransformation:
@@ -84,6 +117,7 @@ def gan_learner(
     clip: float | None = None,
     n_critic: int = 1,
     split_batch: bool = False,
+    reuse_fakes: bool = False,
     generator_optimizer: optax.GradientTransformation | None = None,
     discriminator_optimizer: optax.GradientTransformation | None = None,
     input_key: str = "x",
@@ -115,6 +149,12 @@ def gan_learner(
       n_critic: discriminator steps per generator step (>= 1).
       split_batch: give each discriminator step its own ``1/n_critic`` of the
         batch (else each sees the whole batch, with fresh ``z``).
+      reuse_fakes: the generator step reuses the discriminator step's ``z``,
+        generated batch and the generator's forward pass (its pullback), as
+        PyTorch's DCGAN example does: ``G`` runs forward once per round and
+        its BatchNorm statistics are updated once (needs ``n_critic == 1``).
+        Default False: fresh ``z`` and a forward pass of its own
+        (Goodfellow et al. 2014, Algorithm 1).
       generator_optimizer: default Adam(2e-4, b1=0.5).
       discriminator_optimizer: default Adam(2e-4, b1=0.5); ``clip`` is chained
         after it.
@@ -132,7 +172,8 @@ def gan_learner(
     Raises:
       TypeError: modules or optimisers of the wrong type.
       ValueError: ``latent_size <= 0``, unknown ``loss``, ``penalty`` or
-        ``clip <= 0``, ``n_critic < 1``, a penalty with batch normalisation.
+        ``clip <= 0``, ``n_critic < 1``, a penalty with batch normalisation,
+        ``reuse_fakes`` with ``n_critic > 1``.
     """
     check_module(generator, "generator")
     check_module(discriminator, "discriminator")
@@ -150,6 +191,13 @@ def gan_learner(
     if clip is not None:
         check_positive_float(clip, "clip")
     check_positive_int(n_critic, "n_critic")
+    if not isinstance(reuse_fakes, bool):
+        raise TypeError(f"`reuse_fakes` must be a bool; got {reuse_fakes!r}.")
+    if reuse_fakes and n_critic != 1:
+        raise ValueError(
+            "`reuse_fakes=True` hands the one discriminator step's generated batch "
+            f"to the generator step; it needs n_critic=1, got {n_critic}."
+        )
     if not isinstance(input_key, str):
         raise TypeError(f"`input_key` must be a string; got {input_key!r}.")
     adam = optax.adam(2e-4, b1=0.5)
@@ -178,9 +226,17 @@ def gan_learner(
 
     def discriminator_step(params, batch, ctx):
         real = batch[input_key]
+        m = real.shape[0]
         key_z, key_penalty = jax.random.split(ctx.key)
         state = ctx.model_state
-        fake, state = fakes(params, state, ctx.replace(key=key_z), real.shape[0])
+        if reuse_fakes:  # the generator's forward pass, kept for its step
+            fake, pullback, state = jax.vjp(
+                lambda g: fakes({"generator": g}, state, ctx.replace(key=key_z), m),
+                params["generator"],
+                has_aux=True,
+            )
+        else:
+            fake, state = fakes(params, state, ctx.replace(key=key_z), real.shape[0])
         fake = jax.lax.stop_gradient(fake)
         real_out, state = _apply(
             discriminator, "discriminator", params, state, ctx, real
@@ -213,11 +269,18 @@ def gan_learner(
             gp, norm = L.gradient_penalty(critic, real, fake, key_penalty)
             value = value + penalty * gp
             aux.update(penalty=gp, gradient_norm=norm)
+        if reuse_fakes:
+            state = {**state, GENERATED: (fake, pullback)}
         return value, aux, state
 
     def generator_step(params, batch, ctx):
-        m = batch[input_key].shape[0] // (n_critic if split_batch else 1)
-        fake, state = fakes(params, ctx.model_state, ctx, m)
+        if reuse_fakes:
+            state = dict(ctx.model_state)
+            fake, pullback = state.pop(GENERATED)
+            fake = _generated(params["generator"], fake, pullback)
+        else:
+            m = batch[input_key].shape[0] // (n_critic if split_batch else 1)
+            fake, state = fakes(params, ctx.model_state, ctx, m)
         out, state = _apply(discriminator, "discriminator", params, state, ctx, fake)
         if wasserstein:
             value = L.wasserstein_generator_loss(out)
