@@ -55,7 +55,9 @@ def workload(name: str):
     if name == "dcgan":
         from jnn.generative.gan import DCGANDiscriminator, DCGANGenerator, gan_learner
 
-        learner = gan_learner(DCGANGenerator(), DCGANDiscriminator(), latent_size=100)
+        learner = gan_learner(
+            DCGANGenerator(), DCGANDiscriminator(), latent_size=100, reuse_fakes=True
+        )
         x = rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
         return learner, {"x": jnp.asarray(x)}
     if name == "gpt":

@@ -39,6 +39,7 @@ import numpy as np
 from jnn._checks import check_positive_int
 from jnn.cnn.checks import check_block_input, check_size
 from jnn.cnn.functional import _pair, _same
+from jnn.nn import GroupNorm
 
 NORMS = ("batch", "layer", "group", "none")
 
@@ -66,7 +67,7 @@ def normalization(norm: str, train: bool = False, name: str | None = None):
     if norm == "layer":
         return nn.LayerNorm(reduction_axes=(-3, -2, -1), name=name)
     if norm == "group":
-        return nn.GroupNorm(num_groups=None, group_size=4, name=name)
+        return GroupNorm(num_groups=None, group_size=4, name=name)
     if norm == "none":
         return lambda x: x
     raise ValueError(f"`norm` must be one of {NORMS}; got {norm!r}.")

@@ -31,7 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jnn.nn import conv_fn
+from jnn.nn import GroupNorm, conv_fn
 
 
 def timestep_embedding(t: jax.Array, dim: int, max_period: float = 10_000.0):
@@ -67,10 +67,10 @@ class ResidualBlock(nn.Module):
         conv = functools.partial(
             nn.Conv, conv_general_dilated=conv_fn(self.conv_path, "conv_path")
         )
-        h = nn.silu(nn.GroupNorm(self.groups)(x))
+        h = nn.silu(GroupNorm(self.groups)(x))
         h = conv(self.features, (3, 3))(h)
         h = h + nn.Dense(self.features)(nn.silu(time))[:, None, None, :]
-        h = nn.silu(nn.GroupNorm(self.groups)(h))
+        h = nn.silu(GroupNorm(self.groups)(h))
         h = conv(self.features, (3, 3))(h)
         if x.shape[-1] != self.features:
             x = conv(self.features, (1, 1))(x)
@@ -92,7 +92,7 @@ class SelfAttention(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         """``(B, H, W, C) -> (B, H, W, C)``: ``x + proj(attention(norm(x)))``."""
         b, height, width, c = x.shape
-        h = nn.GroupNorm(self.groups)(x).reshape(b, height * width, c)
+        h = GroupNorm(self.groups)(x).reshape(b, height * width, c)
         qkv = nn.Dense(3 * c)(h).reshape(b, height * width, 3, self.heads, -1)
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         out = jax.nn.dot_product_attention(q, k, v).reshape(b, height * width, c)
@@ -180,7 +180,7 @@ class UNet(nn.Module):
                 b, height, w, c = h.shape
                 h = jax.image.resize(h, (b, 2 * height, 2 * w, c), "nearest")
                 h = conv(c, (3, 3))(h)
-        h = nn.silu(nn.GroupNorm(self.groups)(h))
+        h = nn.silu(GroupNorm(self.groups)(h))
         out = self.out_channels or x.shape[-1]
         return conv(out, (3, 3))(h)
 
