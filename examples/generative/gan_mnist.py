@@ -7,7 +7,8 @@ parameters, latent size 100) on MNIST scaled to [-1, 1] through
 
 * ``dcgan``: the DCGAN discriminator (64-128-256, batch normalisation,
   0.43M parameters), non-saturating loss, Adam(2e-4, b1=0.5) for both
-  players, batch 64 (Radford et al. 2016);
+  players, batch 64 (Radford et al. 2016); ``--reuse-fakes``: the generator
+  step reuses the discriminator step's fakes, as PyTorch's DCGAN example;
 * ``wgan-gp``: the same discriminator with layer normalisation as the critic
   (the penalty needs samples treated independently), penalty weight 10,
   5 critic steps per generator step on fresh batches of 64, Adam(1e-4, b1=0,
@@ -21,7 +22,8 @@ WGAN-GP: >= 9 of 10). Samples are drawn with the generator's BatchNorm in
 evaluation mode (running averages).
 
 Run:  python examples/generative/gan_mnist.py [--methods dcgan wgan-gp]
-      [--epochs 5] [--wgan-epochs 5] [--train-size 55000] [--out DIR] [--smoke]
+      [--epochs 5] [--wgan-epochs 5] [--train-size 55000] [--reuse-fakes]
+      [--out DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -48,20 +50,23 @@ from jnn.train import fit
 LATENT = 100
 
 
-def learner_of(method: str, small: bool):
+def learner_of(method: str, small: bool, reuse_fakes: bool = False):
     """The generator and the learner of ``method`` (small: tiny widths)."""
     g_widths, d_widths = ((16, 8, 8), (8, 8, 16)) if small else ((256, 128, 64), None)
     generator = DCGANGenerator(features=g_widths)
     d_kwargs = {} if d_widths is None else {"features": d_widths}
     if method == "dcgan":
         discriminator = DCGANDiscriminator(**d_kwargs)
-        return generator, gan_learner(generator, discriminator, latent_size=LATENT), 64
+        learner = gan_learner(
+            generator, discriminator, latent_size=LATENT, reuse_fakes=reuse_fakes
+        )
+        return generator, learner, 64
     critic = DCGANDiscriminator(normalization="layer", **d_kwargs)
     return generator, wgan_gp(generator, critic, latent_size=LATENT), 5 * 64
 
 
 def train_one(method, x, args):
-    generator, learner, batch = learner_of(method, args.smoke)
+    generator, learner, batch = learner_of(method, args.smoke, args.reuse_fakes)
     epochs = args.epochs if method == "dcgan" else args.wgan_epochs
     print(f"{method}: {epochs} epochs over {len(x)} images, batch {batch}")
     start = time.perf_counter()
@@ -114,6 +119,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-size", type=int, default=55_000)
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse-fakes",
+        action="store_true",
+        help="dcgan: the generator step reuses the discriminator step's fakes "
+        "(PyTorch's DCGAN example; one generator forward pass per step)",
+    )
     parser.add_argument("--out", type=Path, default=Path("jnn-output"))
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     args = parser.parse_args(argv)
