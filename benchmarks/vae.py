@@ -15,9 +15,12 @@ process.
 Rows:
 
 * ``jnn.fit``: ``fit(gradient_learner(mlp_vae(), negative_elbo(model),
-  optax.adam(1e-3)), {"x": x}, batch_size=128, epochs=1)`` (the learner is
-  reused: calls after the first are not recompiled). The loss is the mean
-  over the batch (PyTorch's sum: Adam is invariant to the scale, up to eps).
+  optax.adam(1e-3), grad_norm=False), {"x": x}, batch_size=128, epochs=1)``
+  (the learner is reused: calls after the first are not recompiled). The loss
+  is the mean over the batch (PyTorch's sum: Adam is invariant to the scale,
+  up to eps). ``grad_norm=False``: the peers' step computes no gradient norm.
+* ``jnn.fit + grad_norm``: the learner's default, which records the
+  gradient's global norm every step (one more pass over the gradient).
 * ``torch eager``: the PyTorch example's step as written (``torch.optim.Adam``
   default kernels), threads = cores; ``torch eager fused``: fused Adam;
   ``torch eager fused 1 thread``; ``torch.compile fused``: the model through
@@ -65,9 +68,11 @@ def mnist(n_train: int, n_test: int):
 # --- jnn ---------------------------------------------------------------------------
 
 
-def jnn_trainer(x: np.ndarray):
+def jnn_trainer(x: np.ndarray, grad_norm: bool = False):
     """``run(i)``: one ``fit`` epoch over ``x``, seed ``i``; returns the params."""
-    learner = gradient_learner(MODEL, V.negative_elbo(MODEL), optax.adam(LR))
+    learner = gradient_learner(
+        MODEL, V.negative_elbo(MODEL), optax.adam(LR), grad_norm=grad_norm
+    )
     train = {"x": jnp.asarray(x)}
     return h.fit_runner(
         learner, train, lambda r: r.state.params, epochs=1, batch_size=BATCH
@@ -160,7 +165,10 @@ def flax_params(model) -> dict:
 
 def throughput_rows(x, test, repeats: int, peers: list[str]) -> list[h.Row]:
     workload = f"VAE {FEATURES}-{HIDDEN}-{LATENTS}, MNIST, B={BATCH}"
-    workloads: dict[str, Any] = {"jnn.fit": jnn_trainer(x)}
+    workloads: dict[str, Any] = {
+        "jnn.fit": jnn_trainer(x),
+        "jnn.fit + grad_norm": jnn_trainer(x, grad_norm=True),
+    }
     variants = {name: h.TORCH_VARIANTS[name] for name in PEERS}
     make = lambda adam, compiled: torch_trainer(x, adam, compiled)  # noqa: E731
     workloads.update(h.torch_workloads(make, peers, variants))

@@ -330,6 +330,21 @@ def test_label_smoothing_matches_closed_form(key):
             classification_loss(MODEL, label_smoothing=bad)
 
 
+def test_learner_without_grad_norm_trains_alike_and_stops_on_it_raise(key):
+    quiet = gradient_learner(
+        MODEL, classification_loss(MODEL), optax.adam(1e-2), grad_norm=False
+    )
+    a = fit(LEARNER, IRIS.train, key=key, epochs=2, batch_size=32)
+    b = fit(quiet, IRIS.train, key=key, epochs=2, batch_size=32)
+    assert "grad_norm" in a.history and "grad_norm" not in b.history
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+    tree_allclose(a.state.params, b.state.params, atol=1e-6)
+    with pytest.raises(ValueError, match="grad_norm"):
+        fit(quiet, IRIS.train, key=key, epochs=2, stop=gradient_norm_below(0.1))
+    with pytest.raises(TypeError, match="`grad_norm`"):
+        gradient_learner(MODEL, classification_loss(MODEL), optax.sgd(0.1), grad_norm=1)
+
+
 def test_bad_learner_arguments():
     with pytest.raises(TypeError, match="`model`"):
         gradient_learner("mlp", classification_loss(MODEL), optax.adam(1e-3))
