@@ -5,7 +5,10 @@ cross-entropy) on ``jnn.data.load("mnist", seed=0)`` (55,000 training rows,
 standardised) with Adam (learning rate 1e-3) at batch 128, dropping the last
 ``55000 % 128`` examples of every shuffled epoch:
 
-* ``jnn.fit``: :func:`jnn.train.fit` with ``jnn.static.MLP((300, 100, 10))``.
+* ``jnn.fit``: :func:`jnn.train.fit` with ``jnn.static.MLP((300, 100, 10))``
+  and ``gradient_learner(..., grad_norm=False)`` (PyTorch's loop computes no
+  gradient norm); ``jnn.fit + grad_norm``: the learner's default, which
+  records it every step.
 * ``torch eager`` ... ``torch.compile fused 1 thread``: a plain PyTorch CPU
   loop (manual shuffled batching of tensors) in each of
   ``_harness.TORCH_VARIANTS``: ``torch.optim.Adam``'s default CPU kernels,
@@ -73,17 +76,18 @@ def dot_gflops(repeats: int) -> tuple[float, list[float]]:
     return 2 * DOT_N**3 / t.median / 1e9, t.times
 
 
-def bench_jnn(train, test, epochs: int, repeats: int):
+def bench_jnn(train, test, epochs: int, repeats: int, grad_norm: bool = False):
     model = jnn.static.MLP(features=FEATURES, activation="relu")
     learner = jnn.train.gradient_learner(
-        model, jnn.train.classification_loss(model), optax.adam(LR)
+        model, jnn.train.classification_loss(model), optax.adam(LR), grad_norm=grad_norm
     )
 
     fit = h.fit_runner(learner, train, epochs=epochs, batch_size=BATCH)
     t = h.time_calls(fit, repeats)
     accs = [float(learner.evaluate(s, test)["accuracy"]) for s in t.results]
+    name = "jnn.fit + grad_norm" if grad_norm else "jnn.fit"
     return h.training_row(
-        WORKLOAD, "jnn.fit", t, epochs * (len(train["y"]) // BATCH) * BATCH, accs
+        WORKLOAD, name, t, epochs * (len(train["y"]) // BATCH) * BATCH, accs
     )
 
 
@@ -119,7 +123,10 @@ def main(argv: list[str] | None = None) -> dict:
     # JAX first, with the data put on the device once outside the timed region.
     peak, dot_times = dot_gflops(3 if args.smoke else 20)
     train_dev, test_dev = jax.device_put(train), jax.device_put(test)
-    rows = [bench_jnn(train_dev, test_dev, args.epochs, args.repeats)]
+    rows = [
+        bench_jnn(train_dev, test_dev, args.epochs, args.repeats, grad_norm=g)
+        for g in (False, True)
+    ]
     rows += h.torch_mlp_rows(
         WORKLOAD,
         train,
