@@ -236,7 +236,7 @@ def gan_learner(
                 has_aux=True,
             )
         else:
-            fake, state = fakes(params, state, ctx.replace(key=key_z), real.shape[0])
+            fake, state = fakes(params, state, ctx.replace(key=key_z), m)
         fake = jax.lax.stop_gradient(fake)
         real_out, state = _apply(
             discriminator, "discriminator", params, state, ctx, real
