@@ -94,6 +94,25 @@ def _layer_norm_jvp(epsilon, primals, tangents):
     return x_hat * scale + bias, dx_hat * scale + x_hat * dscale + dbias
 
 
+def _scale_and_bias(module, features: int, dtype) -> tuple[jax.Array, jax.Array]:
+    """A Flax norm's ``(scale, bias)`` parameters (ones / zeros when unused).
+
+    Called from the module's compact ``__call__``: the parameters are Flax's
+    own (names, initialisers, ``param_dtype``).
+    """
+    scale = (
+        module.param("scale", module.scale_init, (features,), module.param_dtype)
+        if module.use_scale
+        else jnp.ones((features,), dtype)
+    )
+    bias = (
+        module.param("bias", module.bias_init, (features,), module.param_dtype)
+        if module.use_bias
+        else jnp.zeros((features,), dtype)
+    )
+    return scale, bias
+
+
 class LayerNorm(nn.LayerNorm):
     """``nn.LayerNorm`` with :func:`layer_norm`'s closed-form derivative on CPU.
 
@@ -116,16 +135,7 @@ class LayerNorm(nn.LayerNorm):
         if resolve_path(self.path) == "reference" or not self._plain(x, mask):
             return super().__call__(x, mask=mask)
         features = x.shape[-1]
-        scale = (
-            self.param("scale", self.scale_init, (features,), self.param_dtype)
-            if self.use_scale
-            else jnp.ones((features,), x.dtype)
-        )
-        bias = (
-            self.param("bias", self.bias_init, (features,), self.param_dtype)
-            if self.use_bias
-            else jnp.zeros((features,), x.dtype)
-        )
+        scale, bias = _scale_and_bias(self, features, x.dtype)
         return layer_norm(x, scale, bias, float(self.epsilon))
 
     def _plain(self, x, mask) -> bool:
@@ -199,16 +209,7 @@ class GroupNorm(nn.GroupNorm):
             return super().__call__(x, mask=mask)
         channels = x.shape[-1]
         groups = self._groups(channels)
-        scale = (
-            self.param("scale", self.scale_init, (channels,), self.param_dtype)
-            if self.use_scale
-            else jnp.ones((channels,), x.dtype)
-        )
-        bias = (
-            self.param("bias", self.bias_init, (channels,), self.param_dtype)
-            if self.use_bias
-            else jnp.zeros((channels,), x.dtype)
-        )
+        scale, bias = _scale_and_bias(self, channels, x.dtype)
         return group_norm(x, scale, bias, groups, float(self.epsilon))
 
     def _groups(self, channels: int) -> int | None:

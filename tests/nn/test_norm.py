@@ -18,6 +18,17 @@ def _inputs(shape=(3, 5, 8), seed=0):
     return x, scale, bias, jax.random.normal(kg, shape)
 
 
+def _derivatives(f, args, g, outer=lambda y: y):
+    """``f(x, scale, bias)``, the gradient of ``sum(outer(f) * g)``, a JVP and
+    Hessian-vector products, along tangents ``(g, scale / 2, -bias)``."""
+    _, scale, bias = args
+    loss = lambda *a: jnp.sum(outer(f(*a)) * g)  # noqa: E731
+    tangents = (g, 0.5 * scale, -bias)
+    _, tangent = jax.jvp(f, args, tangents)
+    _, hvp = jax.jvp(jax.grad(loss, (0, 1, 2)), args, tangents)
+    return f(*args), *jax.grad(loss, (0, 1, 2))(*args), tangent, *hvp
+
+
 @pytest.mark.parametrize("epsilon", [1e-5, 0.3])
 def test_layer_norm_equals_flax_values_gradients_and_higher_orders(epsilon):
     x, scale, bias, g = _inputs()
@@ -31,14 +42,9 @@ def test_layer_norm_equals_flax_values_gradients_and_higher_orders(epsilon):
     def fast(x, scale, bias):
         return layer_norm(x, scale, bias, epsilon)
 
-    def derivatives(f):
-        loss = lambda *a: jnp.sum(f(*a) * g)  # noqa: E731
-        args, tangents = (x, scale, bias), (g, 0.5 * scale, -bias)
-        _, tangent = jax.jvp(f, args, tangents)
-        _, hvp = jax.jvp(jax.grad(loss, (0, 1, 2)), args, tangents)
-        return f(*args), *jax.grad(loss, (0, 1, 2))(*args), tangent, *hvp
-
-    for a, b in zip(derivatives(reference), derivatives(fast), strict=True):
+    args = (x, scale, bias)
+    expected, got = _derivatives(reference, args, g), _derivatives(fast, args, g)
+    for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-5)
     # the module: Flax's parameters, Flax's output, on either path
     x2 = x.reshape(-1, 8)
@@ -97,14 +103,10 @@ def test_group_norm_equals_flax_values_gradients_and_higher_orders(
     def fast(x, scale, bias):
         return group_norm(x, scale, bias, n_groups, epsilon)
 
-    def derivatives(f):
-        loss = lambda *a: jnp.sum(jnp.tanh(f(*a)) * g)  # noqa: E731
-        args, tangents = (x, scale, bias), (g, 0.5 * scale, -bias)
-        _, tangent = jax.jvp(f, args, tangents)
-        _, hvp = jax.jvp(jax.grad(loss, (0, 1, 2)), args, tangents)
-        return f(*args), *jax.grad(loss, (0, 1, 2))(*args), tangent, *hvp
-
-    for a, b in zip(derivatives(reference), derivatives(fast), strict=True):
+    args = (x, scale, bias)
+    expected = _derivatives(reference, args, g, jnp.tanh)
+    got = _derivatives(fast, args, g, jnp.tanh)
+    for a, b in zip(expected, got, strict=True):
         np.testing.assert_allclose(b, a, atol=5e-5, rtol=1e-4)
     # the module: Flax's parameters and output on every path
     params = {"params": {"scale": scale, "bias": bias}}
