@@ -21,14 +21,28 @@ Plug it into Flax's layers; the parameters are the layer's own::
 Other contractions (batch dimensions, axes not at the ends) go to
 ``lax.dot_general`` unchanged. The result is the same to float rounding on
 every backend (tested against ``lax.dot_general``).
+
+A layer that narrows (``K >= 2N`` input to output features, such as a
+Transformer's FFN output ``4d -> d``) also gets its kernel gradient in the
+orientation XLA's CPU backend runs fast: reverse mode writes ``X^T G`` as a
+``(K, N)`` product, which runs at ~100 GFLOP/s when ``N`` is the narrow side,
+so :func:`narrowing_product` computes ``(G^T X)^T`` instead, ``(N, K)`` behind
+an optimisation barrier (XLA would fold the transpose back) and a transpose of
+the small result. Measured inside ``scan`` (one core of a 2-core Xeon): the
+FFN output ``512 -> 128`` on 4,096 tokens 5.2 -> 3.4 ms, ``1024 -> 256`` on
+6,400 rows 38 -> 21 ms; a widening layer keeps XLA's form (which is then the
+fast one).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 
 def flat_dot_general(
@@ -83,12 +97,48 @@ def flat_dot_general(
             **kwargs,
         )
     lead, rest = lhs.shape[: lhs.ndim - n], rhs.shape[n:]
-    k = math.prod(lhs.shape[lhs.ndim - n :])
-    out = jax.lax.dot_general(
-        lhs.reshape(math.prod(lead), k),
-        rhs.reshape(k, math.prod(rest)),
+    k, width = math.prod(lhs.shape[lhs.ndim - n :]), math.prod(rest)
+    x, w = lhs.reshape(math.prod(lead), k), rhs.reshape(k, width)
+    if k >= 2 * width and preferred_element_type is None:
+        out = narrowing_product(x, w, precision)
+    else:
+        out = _matmul(x, w, precision, preferred_element_type)
+    return out.reshape(*lead, *rest)
+
+
+def _matmul(x, w, precision=None, preferred_element_type=None):
+    return jax.lax.dot_general(
+        x,
+        w,
         (((1,), (0,)), ((), ())),
         precision=precision,
         preferred_element_type=preferred_element_type,
     )
-    return out.reshape(*lead, *rest)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def narrowing_product(x: jax.Array, w: jax.Array, precision: Any = None) -> jax.Array:
+    """``x @ w`` (``(M, K) @ (K, N)``) whose kernel gradient is ``(G^T X)^T``.
+
+    The same product and derivatives as ``x @ w``; only the orientation of
+    the kernel gradient in reverse mode differs (see the module docstring).
+    """
+    return _matmul(x, w, precision)
+
+
+def _narrowing_product_jvp(precision, primals, tangents):
+    (x, w), (dx, dw) = primals, tangents
+    out = narrowing_product(x, w, precision)
+    terms = []
+    if not isinstance(dx, SymbolicZero):
+        terms.append(_matmul(dx, w, precision))
+    if not isinstance(dw, SymbolicZero):
+        # x dw as (dw^T x^T)^T, dw^T behind a barrier: reverse mode transposes
+        # it to the (N, K) product G^T X and one transpose of the small result
+        w_t = jax.lax.optimization_barrier(dw.T)
+        terms.append(jnp.einsum("nk,mk->nm", w_t, x, precision=precision).T)
+    tangent = sum(terms[1:], terms[0]) if terms else jnp.zeros_like(out)
+    return out, tangent
+
+
+narrowing_product.defjvp(_narrowing_product_jvp, symbolic_zeros=True)

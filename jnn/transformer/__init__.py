@@ -6,10 +6,11 @@ Public API:
   sinusoidal_encoding(L, d), LearnedPositionalEmbedding(max_length, d),
   rotary_embedding(x, positions, base)   position information (Vaswani et al.
                                          2017; GPT; RoPE, Su et al. 2021)
-  dot_product_attention(q, k, v, mask, scale, implementation),
+  dot_product_attention(q, k, v, mask, scale, is_causal, implementation),
   attention_weights(q, k, mask, scale)   the attention core and its probabilities
-  softmax_attention(q, k, v, mask, scale), resolve_implementation(name)
-                                         the core as heads-major products (CPU)
+  softmax_attention(q, k, v, mask, scale, is_causal), causal_blocks(L),
+  resolve_implementation(name)           the core as heads-major products (CPU),
+                                         causal attention by query blocks
   MultiHeadAttention(num_heads, features, qkv_features, dropout_rate, use_bias,
                      rotary, implementation)
                                          multi-head attention, KV cache, sown
@@ -51,6 +52,7 @@ from jnn.transformer.attention import (
     KVCache,
     MultiHeadAttention,
     attention_weights,
+    causal_blocks,
     dot_product_attention,
     init_kv_cache,
     resolve_implementation,
@@ -127,6 +129,7 @@ __all__ = [
     "MultiHeadAttention",
     "ViT",
     "attention_weights",
+    "causal_blocks",
     "causal_mask",
     "check_mask",
     "check_tokens",

@@ -19,9 +19,7 @@ True = may attend.
 
 from __future__ import annotations
 
-import functools
-import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -29,15 +27,23 @@ import jax.numpy as jnp
 
 from jnn._checks import check_fraction, check_positive_int
 from jnn.nn import flat_dot_general
-from jnn.transformer.efficient import _check_qkv, _large_negative, chunked_attention
-from jnn.transformer.masks import check_mask, combine_masks
+from jnn.transformer.cache import KVCache, init_kv_cache, write_cache
+from jnn.transformer.efficient import _check_qkv, chunked_attention
+from jnn.transformer.masks import causal_mask, check_mask, combine_masks
 from jnn.transformer.positional import rotary_embedding
+from jnn.transformer.softmax import (
+    _check_causal,
+    _masked_logits,
+    causal_blocks,
+    softmax_attention,
+)
 
 __all__ = [
     "IMPLEMENTATIONS",
     "KVCache",
     "MultiHeadAttention",
     "attention_weights",
+    "causal_blocks",
     "dot_product_attention",
     "init_kv_cache",
     "resolve_implementation",
@@ -51,35 +57,6 @@ __all__ = [
 #: (its backward 1.7x faster than the reference's on CPU); ``"chunked"``:
 #: :func:`jnn.transformer.efficient.chunked_attention` (no ``n x n`` buffer).
 IMPLEMENTATIONS = ("auto", "xla", "cudnn", "softmax", "chunked")
-
-
-class KVCache(NamedTuple):
-    """Keys and values of the positions decoded so far (one attention layer).
-
-    Attributes:
-      key: ``(B, max_length, H, D)``; rows ``< length`` are filled.
-      value: ``(B, max_length, H, D)``.
-      length: int32 scalar, the number of filled positions.
-    """
-
-    key: jax.Array
-    value: jax.Array
-    length: jax.Array
-
-
-def init_kv_cache(
-    batch: int, max_length: int, num_heads: int, head_features: int, dtype=jnp.float32
-) -> KVCache:
-    """An empty :class:`KVCache` of ``max_length`` positions."""
-    for name, v in (
-        ("batch", batch),
-        ("max_length", max_length),
-        ("num_heads", num_heads),
-        ("head_features", head_features),
-    ):
-        check_positive_int(v, name)
-    zeros = jnp.zeros((batch, max_length, num_heads, head_features), dtype)
-    return KVCache(zeros, zeros, jnp.zeros((), jnp.int32))
 
 
 def attention_weights(
@@ -96,111 +73,6 @@ def attention_weights(
     """
     logits = _masked_logits("bqhd,bkhd->bhqk", query, key, mask, scale)
     return jax.nn.softmax(logits, axis=-1)
-
-
-def _masked_logits(subscripts, query, key, mask, scale):
-    """``alpha q k^T`` (None: ``1 / sqrt(D)``); masked entries very negative."""
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    logits = jnp.einsum(subscripts, query, key) * jnp.asarray(scale, query.dtype)
-    if mask is not None:
-        logits = jnp.where(mask, logits, _large_negative(logits.dtype))
-    return logits
-
-
-def softmax_attention(
-    query: jax.Array,
-    key: jax.Array,
-    value: jax.Array,
-    mask: jax.Array | None = None,
-    *,
-    scale: float | None = None,
-) -> jax.Array:
-    r"""``softmax(alpha q k^T + M) v`` as heads-major batched products.
-
-    The same function as ``jax.nn.dot_product_attention`` (tested equal, with
-    masks and fully masked rows, forward, reverse and forward-mode
-    derivatives), written so that XLA's CPU backend runs it well:
-
-    * ``q``, ``k``, ``v`` are moved to ``(B, H, L, D)`` once, so every product
-      is a plain batched matrix product;
-    * its derivative is given as a ``custom_jvp`` whose tangent is linear in
-      the tangents of ``q``, ``k``, ``v`` and written through the output
-      ``o = P v``: with ``dS`` the tangent of the logits,
-
-      .. math:: \dot o = (P \odot \dot S)\, v - r \odot o + P\, \dot v,
-                \qquad r = \textstyle\sum_k (P \odot \dot S)_{:k},
-
-      which is the plain derivative rearranged. Reverse mode transposes it to
-      FlashAttention's backward (Dao et al. 2022): the row sums it needs are
-      ``sum_d(g * o)`` over the head features, not ``sum_k`` over the
-      ``(L_q, L_k)`` scores, which saves passes over the largest array.
-
-    Measured (jax 0.10.2, one core of a 2-core Xeon; B = 32, L = 128, H = 4,
-    D = 32, causal, four cores chained forward then backward, as in a GPT
-    step): 17.2 ms per layer against 22.0 ms for ``jax.nn.softmax``
-    differentiated by JAX and 35.8 ms for ``jax.nn.dot_product_attention``;
-    inside the whole GPT benchmark step the gain is smaller, 4-7 ms of
-    ~290 ms.
-
-    Args:
-      query: ``(B, L_q, H, D)``.
-      key: ``(B, L_k, H, D)``.
-      value: ``(B, L_k, H, D)``.
-      mask: bool, broadcastable to ``(B, H, L_q, L_k)``.
-      scale: ``alpha`` (None: ``1 / sqrt(D)``).
-
-    Returns:
-      ``(B, L_q, H, D)``.
-
-    Raises:
-      ValueError: inputs not ``(B, L, H, D)`` or disagreeing, a mask that does
-        not broadcast to ``(B, H, L_q, L_k)`` (as
-        :func:`dot_product_attention`).
-    """
-    _check_qkv(query, key, value)
-    check_mask(mask, (query.shape[0], query.shape[2], query.shape[1], key.shape[1]))
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    return _softmax_core(scale, query, key, value, mask)
-
-
-def _heads_major(*arrays: jax.Array) -> tuple[jax.Array, ...]:
-    """``(B, L, H, D)`` -> ``(B, H, L, D)``."""
-    return tuple(jnp.swapaxes(a, 1, 2) for a in arrays)
-
-
-def _core_weights(scale, q, k, mask):
-    """``(B, H, L_q, L_k)`` probabilities of heads-major ``q``, ``k``."""
-    return jax.nn.softmax(_masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale), -1)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _softmax_core(scale, query, key, value, mask):
-    q, k, v = _heads_major(query, key, value)
-    weights = _core_weights(scale, q, k, mask)
-    return jnp.swapaxes(jnp.einsum("bhqk,bhkd->bhqd", weights, v), 1, 2)
-
-
-@_softmax_core.defjvp
-def _softmax_core_jvp(scale, primals, tangents):
-    query, key, value, mask = primals
-    dquery, dkey, dvalue, _ = tangents
-    q, k, v = _heads_major(query, key, value)
-    dq, dk, dv = _heads_major(dquery, dkey, dvalue)
-    weights = _core_weights(scale, q, k, mask)
-    out = jnp.einsum("bhqk,bhkd->bhqd", weights, v)
-    # P * dS with dS = alpha (dq k^T + q dk^T), 0 where masked: the logits of
-    # a fully masked row are a constant (its weights uniform, its dS zero).
-    scores = jnp.einsum("bhqd,bhkd->bhqk", dq, k) + jnp.einsum("bhqd,bhkd->bhqk", q, dk)
-    if mask is not None:
-        scores = jnp.where(mask, scores, 0.0)
-    weighted = weights * (scores * jnp.asarray(scale, scores.dtype))
-    rows = jnp.sum(weighted, axis=-1, keepdims=True)
-    dout = (
-        jnp.einsum("bhqk,bhkd->bhqd", weighted, v)
-        - rows * out
-        + jnp.einsum("bhqk,bhkd->bhqd", weights, dv)
-    )
-    return jnp.swapaxes(out, 1, 2), jnp.swapaxes(dout, 1, 2)
 
 
 def resolve_implementation(implementation: str) -> str:
@@ -226,6 +98,7 @@ def dot_product_attention(
     mask: jax.Array | None = None,
     *,
     scale: float | None = None,
+    is_causal: bool = False,
     implementation: str = "auto",
 ) -> jax.Array:
     """The attention core: ``softmax(alpha q k^T + M) v``, ``(B, L_q, H, D)``.
@@ -236,18 +109,30 @@ def dot_product_attention(
       value: ``(B, L_k, H, D)``.
       mask: bool, broadcastable to ``(B, H, L_q, L_k)``.
       scale: ``alpha`` (None: ``1 / sqrt(D)``).
+      is_causal: query ``i`` attends to keys ``j <= i`` only, on top of
+        ``mask`` (as ``jax.nn.dot_product_attention``'s); the ``"softmax"``
+        path then skips most of the masked scores (:func:`softmax_attention`).
       implementation: one of :data:`IMPLEMENTATIONS`.
     """
     _check_qkv(query, key, value)
     b, lq, h, _ = query.shape
     check_mask(mask, (b, h, lq, key.shape[1]))
+    _check_causal(is_causal, query, key)
     implementation = resolve_implementation(implementation)
-    if implementation == "chunked":
-        return chunked_attention(query, key, value, mask, scale=scale)
     if implementation == "softmax":
-        return softmax_attention(query, key, value, mask, scale=scale)
+        return softmax_attention(
+            query, key, value, mask, scale=scale, is_causal=is_causal
+        )
+    if implementation == "chunked":
+        return chunked_attention(query, key, value, mask, scale=scale, causal=is_causal)
     return jax.nn.dot_product_attention(
-        query, key, value, mask=mask, scale=scale, implementation=implementation
+        query,
+        key,
+        value,
+        mask=mask,
+        scale=scale,
+        is_causal=is_causal,
+        implementation=implementation,
     )
 
 
@@ -311,6 +196,7 @@ class MultiHeadAttention(nn.Module):
         positions: jax.Array | None = None,
         cache: KVCache | None = None,
         return_weights: bool = False,
+        is_causal: bool = False,
     ):
         """Attend from ``inputs_q`` to ``inputs_kv`` (self-attention if None).
 
@@ -326,6 +212,9 @@ class MultiHeadAttention(nn.Module):
             values are written at ``cache.length`` and the queries attend
             causally over the filled prefix.
           return_weights: also return the ``(B, H, L_q, L_k)`` probabilities.
+          is_causal: query ``i`` attends to keys ``j <= i`` only, on top of
+            ``mask`` (the ``"softmax"`` path then skips most masked scores);
+            needs ``L_q = L_k``. With a cache the attention is causal anyway.
 
         Returns:
           ``y: (B, L_q, features)``; ``(y, new_cache)`` with a cache; the
@@ -380,8 +269,10 @@ class MultiHeadAttention(nn.Module):
             key = rotary_embedding(key, key_positions, self.rotary_base)
 
         if cache is not None:
-            key, value, mask, cache = _write_cache(cache, key, value, mask)
+            key, value, mask, cache = write_cache(cache, key, value, mask)
+            is_causal = False  # the cache's mask is the causal one
         check_mask(mask, (b, heads, lq, key.shape[1]))
+        _check_causal(is_causal, query, key)
 
         dropout = self.dropout_rate > 0 and not deterministic
         explicit = (
@@ -389,13 +280,20 @@ class MultiHeadAttention(nn.Module):
         )
         weights = None
         if explicit:
+            if is_causal:
+                mask = combine_masks(causal_mask(lq), mask)
             weights = attention_weights(query, key, mask)
             self.sow("intermediates", "attention_weights", weights)
             dropped = nn.Dropout(self.dropout_rate)(weights, deterministic=not dropout)
             out = jnp.einsum("bhqk,bkhd->bqhd", dropped, value)
         else:
             out = dot_product_attention(
-                query, key, value, mask, implementation=self.implementation
+                query,
+                key,
+                value,
+                mask,
+                is_causal=is_causal,
+                implementation=self.implementation,
             )
         y = nn.DenseGeneral(
             self.features or inputs_q.shape[-1],
@@ -409,28 +307,3 @@ class MultiHeadAttention(nn.Module):
         if return_weights:
             result = (*result, weights)
         return result[0] if len(result) == 1 else result
-
-
-def _write_cache(cache: KVCache, key, value, mask):
-    """Store the new keys/values at ``cache.length``; the causal prefix mask."""
-    if not isinstance(cache, KVCache):
-        raise TypeError(f"`cache` must be a KVCache; got {type(cache).__name__}.")
-    if cache.key.shape[0] != key.shape[0] or cache.key.shape[2:] != key.shape[2:]:
-        raise ValueError(
-            f"`cache` holds keys of shape {tuple(cache.key.shape)}, which does not "
-            f"match the new keys {tuple(key.shape)} in batch, heads or head size."
-        )
-    lq, max_length = key.shape[1], cache.key.shape[1]
-    if lq > max_length:
-        raise ValueError(
-            f"{lq} new positions do not fit a cache of `max_length` {max_length}."
-        )
-    start = (0, cache.length, 0, 0)
-    keys = jax.lax.dynamic_update_slice(cache.key, key.astype(cache.key.dtype), start)
-    values = jax.lax.dynamic_update_slice(
-        cache.value, value.astype(cache.value.dtype), start
-    )
-    query_positions = cache.length + jnp.arange(lq)[:, None]
-    causal = (jnp.arange(max_length)[None, :] <= query_positions)[None, None]
-    mask = combine_masks(causal, mask)
-    return keys, values, mask, KVCache(keys, values, cache.length + lq)

@@ -28,7 +28,6 @@ import jax
 from jnn._checks import check_fraction, check_positive_float, check_positive_int
 from jnn.nn import LayerNorm, flat_dot_general
 from jnn.transformer.attention import KVCache, MultiHeadAttention
-from jnn.transformer.masks import causal_mask, combine_masks
 
 __all__ = ["ACTIVATIONS", "DecoderBlock", "EncoderLayer", "FeedForward"]
 
@@ -231,8 +230,8 @@ class DecoderBlock(nn.Module):
     ):
         """``(B, L, d) -> (B, L, d)``, or ``(y, new_cache)`` with a ``cache``.
 
-        Without a cache the attention is causal over ``x`` (``mask`` is combined
-        with the causal mask); with one, ``x`` continues the cached prefix.
+        Without a cache the attention is causal over ``x`` (``is_causal``, on
+        top of ``mask``); with one, ``x`` continues the cached prefix.
         """
         _check_width(x, self.features)
         drop = nn.Dropout(self.dropout_rate)
@@ -245,9 +244,12 @@ class DecoderBlock(nn.Module):
         )
         h = LayerNorm(self.epsilon, name="norm1")(x)
         if cache is None:
-            mask = combine_masks(causal_mask(x.shape[1]), mask)
             out = attention(
-                h, mask=mask, deterministic=deterministic, positions=positions
+                h,
+                mask=mask,
+                deterministic=deterministic,
+                positions=positions,
+                is_causal=True,
             )
         else:
             out, cache = attention(

@@ -13,6 +13,7 @@ from jnn.transformer import (
     KVCache,
     MultiHeadAttention,
     attention_weights,
+    causal_blocks,
     causal_mask,
     dot_product_attention,
     init_kv_cache,
@@ -201,6 +202,58 @@ def test_softmax_path_equals_the_reference_outputs_and_gradients(masking):
         softmax_attention(q, k, v, jnp.ones((2, 1, 5, 4), bool))
     with pytest.raises(ValueError, match="implementation"):
         resolve_implementation("flash")
+
+
+@pytest.mark.parametrize("length", [130, 300])
+def test_is_causal_equals_the_causal_mask_on_every_path(length):
+    # lengths of 2 and 4 query blocks (300: uneven), so the softmax path's
+    # blocks over key prefixes are exercised; the reference is the plain
+    # jax.nn.dot_product_attention with the causal mask as an array
+    rng = np.random.default_rng(5)
+    q, k, v, g = (
+        jnp.asarray(rng.normal(size=(1, length, 2, 8)).astype(np.float32))
+        for _ in range(4)
+    )
+    assert len(causal_blocks(length)) - 1 == {130: 2, 300: 4}[length]
+    pad = jnp.asarray(rng.random((1, 1, length, length)) < 0.9).at[0, 0, 7].set(False)
+
+    def run(implementation, mask, is_causal):
+        def f(q, k, v):
+            out = dot_product_attention(
+                q, k, v, mask, is_causal=is_causal, implementation=implementation
+            )
+            return jnp.sum(out * g), out
+
+        (_, out), grads = jax.jit(jax.value_and_grad(f, (0, 1, 2), has_aux=True))(
+            q, k, v
+        )
+        _, tangent = jax.jvp(lambda *a: f(*a)[1], (q, k, v), (g, q, -v))
+        return out, *grads, tangent
+
+    causal = causal_mask(length)
+    for mask in (None, pad):
+        ref = run("xla", causal if mask is None else causal & mask, False)
+        for implementation in ("softmax", "chunked", "xla"):
+            got = run(implementation, mask, True)
+            for a, b in zip(ref, got, strict=True):
+                np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-4)
+
+
+def test_multi_head_attention_is_causal_flag():
+    x = inputs()
+    ref = MHA.apply({"params": params()}, x, mask=causal_mask(L))
+    got = MHA.apply({"params": params()}, x, is_causal=True)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+    (_, weights) = MHA.apply(
+        {"params": params()}, x, is_causal=True, return_weights=True
+    )
+    np.testing.assert_allclose(jnp.triu(weights[0, 0], 1), 0.0)
+    with pytest.raises(ValueError, match="is_causal"):
+        MHA.apply({"params": params()}, x, inputs(1, (B, L + 1, F)), is_causal=True)
+    with pytest.raises(TypeError, match="is_causal"):
+        dot_product_attention(x[..., None], x[..., None], x[..., None], is_causal=1)
+    with pytest.raises(ValueError, match="length"):
+        causal_blocks(0)
 
 
 def test_kv_cache_decoding_equals_causal_attention():
