@@ -31,7 +31,7 @@ an optimisation barrier (XLA would fold the transpose back) and a transpose of
 the small result. Measured inside ``scan`` (one core of a 2-core Xeon): the
 FFN output ``512 -> 128`` on 4,096 tokens 5.2 -> 3.4 ms, ``1024 -> 256`` on
 6,400 rows 38 -> 21 ms; a widening layer keeps XLA's form (which is then the
-fast one).
+fast one). Other backends keep ``lax.dot_general``'s derivative.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def flat_dot_general(
     lead, rest = lhs.shape[: lhs.ndim - n], rhs.shape[n:]
     k, width = math.prod(lhs.shape[lhs.ndim - n :]), math.prod(rest)
     x, w = lhs.reshape(math.prod(lead), k), rhs.reshape(k, width)
-    if k >= 2 * width and preferred_element_type is None:
+    narrowing = k >= 2 * width and preferred_element_type is None
+    if narrowing and jax.default_backend() == "cpu":  # see the module docstring
         out = narrowing_product(x, w, precision)
     else:
         out = _matmul(x, w, precision, preferred_element_type)
