@@ -32,7 +32,9 @@ reference: 2.12 after 500 iterations in PyTorch).
 + arguments + outputs) of one training step at batch 8 for sequence lengths
 64 ... 4096, for the 2-layer LSTM 256 of the RNN chapter (O(n) sequential)
 and a GPT of comparable size (2 layers, width 256, 4 heads; O(n^2) parallel),
-with plain attention and with the memory-efficient chunked attention. Plot:
+with plain attention (``jax.nn.dot_product_attention``), with the
+memory-efficient chunked attention, and with the CPU default (the softmax core,
+causal attention by query blocks over key prefixes). Plot:
 ``results/transformer_lengths.png``.
 
 Run::
@@ -263,7 +265,9 @@ def step_at_length(kind: str, vocab: int, length: int, batch: int):
     if kind == "lstm":
         model = CharRNN(vocab, features=256, layers=2, cell="lstm")
         return h.update_step_cost(tbptt_learner(model, learning_rate=LR), data)
-    implementation = "chunked" if kind == "gpt chunked" else "xla"
+    implementation = {"gpt": "xla", "gpt chunked": "chunked", "gpt blocks": "softmax"}[
+        kind
+    ]
     model = GPT(
         vocab,
         context=length,
@@ -278,7 +282,7 @@ def step_at_length(kind: str, vocab: int, length: int, batch: int):
     )
 
 
-LENGTH_KINDS = ("lstm", "gpt", "gpt chunked")
+LENGTH_KINDS = ("lstm", "gpt", "gpt chunked", "gpt blocks")
 
 
 def length_study(vocab: int, lengths: list[int], batch: int) -> list[dict[str, Any]]:
@@ -320,11 +324,12 @@ def plot_lengths(rows: list[dict[str, Any]], batch: int) -> None:
 
     lengths = [r["length"] for r in rows]
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    styles = {"lstm": "o-", "gpt": "s--", "gpt chunked": "^-."}
+    styles = {"lstm": "o-", "gpt": "s--", "gpt chunked": "^-.", "gpt blocks": "d:"}
     labels = {
         "lstm": "LSTM 2x256 (O(n), sequential)",
         "gpt": "GPT 2x256, plain attention (O(n^2))",
         "gpt chunked": "GPT 2x256, chunked attention",
+        "gpt blocks": "GPT 2x256, causal query blocks (CPU default)",
     }
     for kind in LENGTH_KINDS:
         pts = [(r["length"], r[f"{kind} s"], r[f"{kind} bytes"]) for r in rows]
