@@ -15,6 +15,7 @@ Workloads: the step of each benchmark whose target is open on the CPU.
 * ``ddpm``: ``benchmarks/diffusion.py``'s 1.5M-parameter UNet, batch 64.
 * ``lstm``: ``benchmarks/rnn.py``'s 2-layer LSTM 256, batch 64 x 100.
 * ``rbm``: ``benchmarks/rbm.py``'s CD-1 784-500 RBM, batch 100.
+* ``vae``: ``benchmarks/vae.py``'s 784-400-20 VAE, batch 128 (``grad_norm=False``).
 * ``gat`` / ``gcn``: ``benchmarks/graph.py``'s full-batch Cora epoch (sparse
   features), one step = one epoch.
 
@@ -45,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm", "gat", "gcn")
+WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm", "vae", "gat", "gcn")
 KINDS = ("ynn_fusion", "dot", "dot_general", "conv_general_dilated", "concatenate")
 
 
@@ -84,6 +85,15 @@ def workload(name: str):
         tokens = jnp.asarray(rng.integers(0, 65, (64, 100)), jnp.int32)
         learner = tbptt_learner(model, learning_rate=2e-3, max_norm=5.0)
         return learner, {"x": tokens, "y": tokens}
+    if name == "vae":
+        from jnn.generative import vae
+        from jnn.train import gradient_learner
+
+        model = vae.mlp_vae(20, 400, 784)
+        loss = vae.negative_elbo(model)
+        learner = gradient_learner(model, loss, optax.adam(1e-3), grad_norm=False)
+        x = rng.uniform(size=(128, 784)).astype(np.float32)
+        return learner, {"x": jnp.asarray(x)}
     if name == "rbm":
         from jnn.generative import contrastive_divergence
 
