@@ -325,3 +325,11 @@ def gaps(lengths: Any, optimum: float) -> np.ndarray:
     """Relative gaps ``L / L* - 1`` of the valid lengths (inf dropped)."""
     lengths = np.asarray(lengths, np.float64)
     return lengths[np.isfinite(lengths)] / optimum - 1.0
+
+
+def soft_length(distances: jax.Array, v: jax.Array) -> jax.Array:
+    """Expected tour length ``sum_XY d_XY sum_i V_Xi V_{Y,i+1}`` of outputs v.
+
+    Equals the tour's length when v is a permutation matrix.
+    """
+    return jnp.sum(v * (distances @ jnp.roll(v, -1, axis=1)))

@@ -81,7 +81,7 @@ from jnn._checks import (
     is_concrete,
 )
 from jnn.hopfield.problems.schedule import schedule_steps
-from jnn.hopfield.problems.tsp import TSPResult, tour_result
+from jnn.hopfield.problems.tsp import TSPResult, soft_length, tour_result
 from jnn.hopfield.problems.tsp_exact import validate_distances
 
 __all__ = [
@@ -442,11 +442,3 @@ def _anneal(network, key, restarts, schedule, noise, cleanup_sweeps):
     outputs, trace = jax.vmap(one)(jax.random.split(key, restarts))
     sweeps = jnp.full((restarts,), steps + cleanup_sweeps, jnp.int32)
     return tour_result(network.distances, outputs, sweeps, trace)
-
-
-def soft_length(distances: jax.Array, v: jax.Array) -> jax.Array:
-    """Expected tour length ``sum_XY d_XY sum_i V_Xi V_{Y,i+1}`` of outputs v.
-
-    Equals the tour's length when v is a permutation matrix.
-    """
-    return jnp.sum(v * (distances @ jnp.roll(v, -1, axis=1)))

@@ -79,13 +79,12 @@ from jnn._checks import (
     check_positive_int,
 )
 from jnn.hopfield.problems.schedule import schedule_steps
-from jnn.hopfield.problems.tsp import TSPResult, tour_result
+from jnn.hopfield.problems.tsp import TSPResult, soft_length, tour_result
 from jnn.hopfield.problems.tsp_potts import (
     PottsTSP,
     _check_potts,
     _sweep,
     anneal_serial,
-    soft_length,
 )
 
 __all__ = ["anneal", "sinkhorn", "softassign"]
