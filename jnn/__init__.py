@@ -14,18 +14,10 @@ plans, model state, fit/run), ``jnn.data`` (real data sets and readers) and
 ``jnn.nn`` (building blocks the chapters share: backend-aware convolutions).
 """
 
-from jnn import (
-    cnn,
-    data,
-    generative,
-    graph,
-    hopfield,
-    nn,
-    rnn,
-    static,
-    train,
-    transformer,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 __all__ = [
@@ -41,3 +33,18 @@ __all__ = [
     "train",
     "transformer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a chapter on first use: ``import jnn`` alone stays light.
+
+    ``jnn.rnn`` (or ``import jnn.rnn``) imports that chapter and the layers it
+    stands on, not every chapter's dependencies (Diffrax, Jraph, ...).
+    """
+    if name in __all__ and name != "__version__":
+        return importlib.import_module(f"jnn.{name}")
+    raise AttributeError(f"module 'jnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

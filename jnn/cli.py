@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from jnn.demos import Demo, DemoConfig, DemoResult, get, registry
+from jnn.demos import Demo, DemoConfig, DemoResult, demo_index, get, registry
 
 #: XLA settings for the demos on a CPU-only installation: short programs, where
 #: compiling costs more than running. Measured, ``jnn tour`` on 2 cores: 5 min
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title="jnn demos")
         for column in ("name", "chapter", "description"):
             table.add_column(column)
-        for demo in registry().values():
+        for demo in demo_index().values():  # read from the sources: no imports
             table.add_row(demo.name, demo.chapter, demo.description)
         console.print(table)
         return 0

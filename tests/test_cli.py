@@ -1,9 +1,13 @@
 """The command line: list, run, tour (smoke sizes)."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from jnn import cli
-from jnn.demos import registry
+from jnn.demos import demo_index, registry
 
 
 def test_list_shows_every_demo(capsys):
@@ -12,6 +16,38 @@ def test_list_shows_every_demo(capsys):
     names = list(registry())
     assert len(names) >= 7
     assert all(name in out for name in names)
+
+
+def test_demo_index_read_from_the_sources_is_the_registry():
+    """The ``ast`` index (``jnn list``, ``jnn run``) against what imports register."""
+    index, demos = demo_index(), registry()
+    assert list(index) == list(demos)  # same names, same order
+    for name, entry in index.items():
+        demo = demos[name]
+        assert (entry.chapter, entry.description) == (demo.chapter, demo.description)
+        assert demo.run.__module__ == entry.module
+
+
+def test_run_imports_one_chapter_and_import_jnn_none():
+    code = (
+        "import json, sys, jnn\n"
+        "def chapters():\n"
+        "    names = [m for m in sys.modules if m.startswith('jnn.')]\n"
+        "    return sorted({m.split('.')[1] for m in names})\n"
+        "before = chapters()\n"
+        "from jnn.demos import get\n"
+        "demo = get('karate-gcn')\n"
+        "print(json.dumps([before, demo.chapter, chapters()]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    before, chapter, after = json.loads(out)
+    assert before == []  # `import jnn` imports no chapter
+    assert chapter == "G2"
+    # the graph chapter and the shared layers it stands on, no other chapter
+    others = {"cnn", "generative", "hopfield", "rnn", "static", "transformer"}
+    assert "graph" in after and not others & set(after), after
 
 
 # Tour families, one test each so that pytest-xdist spreads them over workers.
