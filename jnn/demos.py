@@ -100,35 +100,32 @@ class DemoEntry(NamedTuple):
 
 
 def _declared(module: str) -> list[DemoEntry]:
-    """The ``@register("name", "chapter", "description")`` lines of ``module``."""
+    """The ``@register("name", "chapter", "description")`` lines of ``module``.
+
+    Only calls with three literal strings count; in source order (the order
+    in which importing the module registers them).
+    """
     path = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py")
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    entries = []
+    found = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for decorator in node.decorator_list:
+            args = getattr(decorator, "args", ())
             if (
                 isinstance(decorator, ast.Call)
                 and isinstance(decorator.func, ast.Name)
                 and decorator.func.id == "register"
-                and len(decorator.args) == 3
+                and len(args) == 3
                 and all(
                     isinstance(a, ast.Constant) and isinstance(a.value, str)
-                    for a in decorator.args
+                    for a in args
                 )
             ):
-                values = [a.value for a in decorator.args]
-                entries.append(DemoEntry(*values, module))
-    return sorted(entries, key=lambda e: _line(tree, e.name))
-
-
-def _line(tree: ast.Module, name: str) -> int:
-    """Source line of the ``register`` call that names ``name``."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and node.value == name:
-            return node.lineno
-    return 0
+                entry = DemoEntry(*(a.value for a in args), module)
+                found.append((decorator.lineno, entry))
+    return [entry for _, entry in sorted(found, key=lambda item: item[0])]
 
 
 def demo_index() -> dict[str, DemoEntry]:
@@ -160,7 +157,7 @@ def get(name: str) -> Demo:
         importlib.import_module(entry.module)
         if name in _REGISTRY:
             return _REGISTRY[name]
-    demos = registry()
+    demos = registry()  # demos registered some other way
     if name not in demos:
         raise ValueError(f"unknown demo {name!r}; known: {', '.join(demos)}.")
     return demos[name]
