@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jnn.rnn._fast import fast_layer, input_weights
+from jnn.rnn._fast import fast_layer, hoist_inputs, input_weights
 from jnn.rnn.cells import _CELL_TYPES, ELMAN_ACTIVATIONS, hidden_state
 from jnn.rnn.dropout import draw_masks
 
@@ -105,6 +105,7 @@ class _FastDirection(nn.Module):
             masks=masks,
             table=table,
             activation=self.activation,
+            hoist=hoist_inputs(self.cell),
         )
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jnn.rnn import CharRNN, RecurrentStack
+from jnn.rnn import CharRNN, RecurrentStack, _fast, _fast_layers
 from jnn.rnn.sequence import resolve_path
 
 B, T, F, H = 3, 5, 4, 6
@@ -26,10 +26,18 @@ def _inputs():
 # compile time rules: the cases share the work (stacked, bidirectional, JVPs);
 # CharRNN below runs 2-layer lstm and gru stacks too
 @pytest.mark.parametrize(
-    ("cell", "layers", "bidirectional"),
-    [("elman", 2, False), ("lstm", 1, True), ("gru", 2, False)],
+    ("cell", "layers", "bidirectional", "hoist"),
+    [
+        ("elman", 2, False, False),
+        ("elman", 2, True, True),  # inputs projected before the loop
+        ("lstm", 1, True, False),
+        ("gru", 2, False, False),
+    ],
 )
-def test_stack_outputs_states_and_gradients_equal_flax(cell, layers, bidirectional):
+def test_stack_outputs_states_and_gradients_equal_flax(
+    cell, layers, bidirectional, hoist, monkeypatch
+):
+    monkeypatch.setattr(_fast_layers, "hoist_inputs", lambda name: hoist)
     kw = {"cell": cell, "features": H, "layers": layers, "dropout": 0.25}
     kw["bidirectional"] = bidirectional
     ref, fast = RecurrentStack(**kw, path="flax"), RecurrentStack(**kw, path="fast")
@@ -117,3 +125,13 @@ def test_path_resolution_and_bad_names():
         RecurrentStack("ln-gru", H, path="fast")
     with pytest.raises(ValueError, match="`path`"):
         CharRNN(7, H, path="xla")
+
+
+def test_inputs_hoisted_for_the_elman_cell_on_two_or_more_cpu_cores(monkeypatch):
+    monkeypatch.setattr(_fast, "_cores", lambda: 2)
+    assert _fast.hoist_inputs("elman", "cpu")
+    assert not _fast.hoist_inputs("lstm", "cpu")
+    assert not _fast.hoist_inputs("gru", "cpu")
+    assert not _fast.hoist_inputs("elman", "gpu")
+    monkeypatch.setattr(_fast, "_cores", lambda: 1)
+    assert not _fast.hoist_inputs("elman", "cpu")
