@@ -99,33 +99,34 @@ class DemoEntry(NamedTuple):
     module: str
 
 
-def _declared(module: str) -> list[DemoEntry]:
-    """The ``@register("name", "chapter", "description")`` lines of ``module``.
+def _is_literal_register(decorator: ast.expr) -> bool:
+    """``register("name", "chapter", "description")`` with three literal strings."""
+    return (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Name)
+        and decorator.func.id == "register"
+        and len(decorator.args) == 3
+        and all(
+            isinstance(a, ast.Constant) and isinstance(a.value, str)
+            for a in decorator.args
+        )
+    )
 
-    Only calls with three literal strings count; in source order (the order
-    in which importing the module registers them).
+
+def _declared(module: str) -> list[DemoEntry]:
+    """The module-level ``@register(...)`` demos of ``module``, in source order.
+
+    Source order is the order in which importing the module registers them.
     """
     path = Path(__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py")
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        for decorator in node.decorator_list:
-            args = getattr(decorator, "args", ())
-            if (
-                isinstance(decorator, ast.Call)
-                and isinstance(decorator.func, ast.Name)
-                and decorator.func.id == "register"
-                and len(args) == 3
-                and all(
-                    isinstance(a, ast.Constant) and isinstance(a.value, str)
-                    for a in args
-                )
-            ):
-                entry = DemoEntry(*(a.value for a in args), module)
-                found.append((decorator.lineno, entry))
-    return [entry for _, entry in sorted(found, key=lambda item: item[0])]
+    return [
+        DemoEntry(*(a.value for a in decorator.args), module)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if _is_literal_register(decorator)
+    ]
 
 
 def demo_index() -> dict[str, DemoEntry]:
