@@ -25,6 +25,7 @@ Public API:
 
 __all__: list[str] = []
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.cnn.lenet.layers import (  # noqa: E402
     C3_TABLE,
     ConnectionTableConv,

@@ -26,6 +26,7 @@ Public API:
                                            classification and next-sentence pairs
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.data.batching import batches, epoch_indices, n_batches, take
 from jnn.data.datasets import DATASETS, Dataset, load, read_idx, stratified_split
 from jnn.data.graph_ops import PaddedGraph, induced_subgraph, pad_graph

@@ -81,6 +81,7 @@ Public API:
                                          an MLP for gradient_learner
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.generative import diffusion, evaluation, gan, vae
 from jnn.generative.boltzmann.dbn import (
     DBN,

@@ -37,6 +37,7 @@ Public API:
   identity_mapping_strength              over-smoothing and its remedies (G3)
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.graph.adjacency import (
     Adjacency,
     adjacency_lists,

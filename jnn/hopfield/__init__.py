@@ -46,6 +46,7 @@ Continuous Hopfield networks (D1-D5, D7):
                            the elastic net, Durbin & Willshaw 1987 (elastic_net)
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.hopfield.continuous.chnn import (
     CHNN,
     chnn,

@@ -14,6 +14,7 @@
   (:mod:`jnn.nn.norm`).
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.nn.conv import PATHS, conv_fn, conv_general_dilated, resolve_path
 from jnn.nn.conv_transpose import ConvTranspose, conv_transpose
 from jnn.nn.dense import flat_dot_general

@@ -35,6 +35,7 @@ Public API:
                                          generation as one compiled lax.scan
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.rnn.cells import (
     ACTIVATIONS,
     CELLS,

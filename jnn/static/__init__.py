@@ -43,6 +43,7 @@ One API for the fits (k-means, GMM, VB, PRBF, RBF, PNN, SOM):
     ``params``.
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.static.backprop.calibration import (
     ReliabilityDiagram,
     expected_calibration_error,

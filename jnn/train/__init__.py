@@ -21,6 +21,7 @@ Public API:
   stopping                               S2 stopping criteria (any_of, ...)
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.train import stopping
 from jnn.train.ema import EMAState, ema_params, with_ema
 from jnn.train.fit import fit

@@ -47,6 +47,7 @@ Public API:
                                          sequences (Dosovitskiy et al. 2021)
 """
 
+from jnn import _threefry  # noqa: F401 (Threefry unrolled on CPU)
 from jnn.transformer.attention import (
     IMPLEMENTATIONS,
     KVCache,

@@ -150,7 +150,8 @@ class MultiHeadAttention(nn.Module):
       implementation: the core's path, one of :data:`IMPLEMENTATIONS`. The
         probabilities are formed explicitly instead (a softmax path) when they
         are asked for (``return_weights`` or a mutable ``"intermediates"``
-        collection) or dropped out.
+        collection), or dropped out on a path other than ``"softmax"`` (which
+        takes dropout's multiplier, the same mask, inside its blocks).
       kernel_init: initialiser of the projection kernels.
 
     Parameters: ``query``, ``key``, ``value`` (``DenseGeneral`` to ``(H, D)``)
@@ -280,8 +281,11 @@ class MultiHeadAttention(nn.Module):
         _check_causal(is_causal, query, key)
 
         dropout = self.dropout_rate > 0 and not deterministic
+        implementation = resolve_implementation(self.implementation)
         explicit = (
-            return_weights or dropout or self.is_mutable_collection("intermediates")
+            return_weights
+            or self.is_mutable_collection("intermediates")
+            or (dropout and implementation != "softmax")
         )
         weights = None
         if explicit:
@@ -291,6 +295,20 @@ class MultiHeadAttention(nn.Module):
             self.sow("intermediates", "attention_weights", weights)
             dropped = nn.Dropout(self.dropout_rate)(weights, deterministic=not dropout)
             out = jnp.einsum("bhqk,bkhd->bqhd", dropped, value)
+        elif dropout:
+            # The same Dropout module (and so the same mask) as above, applied
+            # to ones: its keep / (1 - rate) multiplies the probabilities
+            # inside the softmax path's blocks and derivative.
+            ones = jnp.ones((b, heads, lq, key.shape[1]), query.dtype)
+            multiplier = nn.Dropout(self.dropout_rate)(ones, deterministic=False)
+            out = softmax_attention(
+                query,
+                key,
+                value,
+                mask,
+                is_causal=is_causal,
+                dropout_multiplier=multiplier,
+            )
         else:
             out = dot_product_attention(
                 query,

