@@ -239,6 +239,85 @@ def test_is_causal_equals_the_causal_mask_on_every_path(length):
                 np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("masking", ["none", "causal", "padded rows"])
+def test_dropout_multiplier_inside_the_softmax_path(masking):
+    # (P * Z) v with the softmax path's blocks and derivative against the
+    # probabilities formed, dropped and differentiated by JAX: outputs,
+    # gradients, tangents, Hessian-vector products. Causal at L = 130 (two
+    # query blocks); the padded case has a fully masked row and a multiplier
+    # broadcast over the batch.
+    length = 130 if masking == "causal" else 9
+    rng = np.random.default_rng(4)
+    q, k, v, g = (
+        jnp.asarray(rng.normal(size=(2, length, 2, 4)).astype(np.float32))
+        for _ in range(4)
+    )
+    z_shape = (
+        (1, 2, length, length) if masking == "padded rows" else (2, 2, length, length)
+    )
+    z = jnp.asarray((rng.random(z_shape) < 0.7) / 0.7, jnp.float32)
+    pad = jnp.asarray(rng.random((2, 1, length, length)) < 0.6).at[0, 0, 2].set(False)
+    mask = pad if masking == "padded rows" else None
+    reference_mask = causal_mask(length) if masking == "causal" else mask
+
+    def fast(q, k, v):
+        causal = masking == "causal"
+        return softmax_attention(q, k, v, mask, is_causal=causal, dropout_multiplier=z)
+
+    def reference(q, k, v):
+        weights = attention_weights(q, k, reference_mask) * z
+        return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+
+    def run(f):
+        out, grads = jax.jit(
+            jax.value_and_grad(lambda *a: jnp.sum(f(*a) * g), (0, 1, 2))
+        )(q, k, v)
+        tangents = (g, 0.5 * q, -v)
+        _, tangent = jax.jvp(f, (q, k, v), tangents)
+        grad = jax.grad(lambda *a: jnp.sum(f(*a) * g), (0, 1, 2))
+        _, hvp = jax.jvp(grad, (q, k, v), tangents)
+        return out, *grads, tangent, *hvp
+
+    for a, b in zip(run(reference), run(fast), strict=True):
+        np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-5)
+    with pytest.raises(TypeError, match="dropout_multiplier"):
+        softmax_attention(q, k, v, dropout_multiplier=z > 0)
+    with pytest.raises(ValueError, match="dropout_multiplier"):
+        softmax_attention(q, k, v, dropout_multiplier=z[..., :-1])
+
+
+def test_attention_dropout_takes_the_same_mask_on_every_path():
+    # training mode: the softmax path (the multiplier inside its blocks), the
+    # explicit probabilities (return_weights) and the "xla" implementation
+    # draw the same Dropout mask and give the same outputs and gradients
+    x = inputs(2, (B, 130, F))
+
+    def run(implementation, return_weights):
+        model = MultiHeadAttention(
+            num_heads=H, dropout_rate=0.3, implementation=implementation
+        )
+
+        def f(p, x):
+            out = model.apply(
+                {"params": p},
+                x,
+                is_causal=True,
+                deterministic=False,
+                return_weights=return_weights,
+                rngs={"dropout": jax.random.key(5)},
+            )
+            return jnp.sum(jnp.sin(out[0] if return_weights else out))
+
+        return jax.jit(jax.value_and_grad(f, (0, 1)))(params(), x)
+
+    fast = run("softmax", False)
+    kept = MHA.apply({"params": params()}, x, is_causal=True)
+    assert abs(float(fast[0]) - float(jnp.sum(jnp.sin(kept)))) > 1e-2  # dropped
+    for other in (run("softmax", True), run("xla", False)):
+        for a, b in zip(jax.tree.leaves(other), jax.tree.leaves(fast), strict=True):
+            np.testing.assert_allclose(b, a, atol=2e-5, rtol=1e-5)
+
+
 def test_multi_head_attention_is_causal_flag():
     x = inputs()
     ref = MHA.apply({"params": params()}, x, mask=causal_mask(L))
