@@ -25,6 +25,11 @@ Measured (jax 0.10.2, one core of a 2-core Xeon):
   ``xla_backend_optimization_level=0`` as ``fit`` compiles them: the DCGAN
   generator's 0.78 -> 0.57 s to compile and 80 -> 35 ms to run.
 
+The one setting where it is slower: optimisation level 0 together with XLA's
+older loop emitters (``--xla_cpu_use_fusion_emitters=false``), the test
+suite's compile-time settings, runs the unrolled hash ~3x slower, so
+``tests/conftest.py`` keeps JAX's lowering.
+
 Set the environment variable ``JNN_CPU_THREEFRY=rolled`` before importing jnn
 to keep JAX's CPU lowering. The registration is process-wide (it changes how
 every later compilation lowers the hash, never the numbers it gives) and is
