@@ -101,14 +101,19 @@ def check_mask(mask: Any, shape: tuple[int, ...], name: str = "mask") -> None:
         raise TypeError(f"`{name}` must be a bool array; got {type(mask).__name__}.")
     if np.dtype(mask.dtype) != np.bool_:
         raise TypeError(f"`{name}` must be a bool array; got dtype {mask.dtype}.")
-    ok = len(mask.shape) == len(shape) and all(
-        m in (1, s) for m, s in zip(mask.shape, shape, strict=True)
+    check_logits_shape(mask, shape, name)
+
+
+def check_logits_shape(array: Any, shape: tuple[int, ...], name: str) -> None:
+    """Raise a ``ValueError`` unless ``array`` is rank 4 and broadcasts to ``shape``."""
+    ok = len(array.shape) == len(shape) and all(
+        m in (1, s) for m, s in zip(array.shape, shape, strict=True)
     )
     if not ok:
         raise ValueError(
             f"`{name}` must have rank 4 and broadcast to the logits' shape "
             f"(batch, heads, queries, keys) = {tuple(shape)}; got "
-            f"{tuple(mask.shape)}."
+            f"{tuple(array.shape)}."
         )
 
 

@@ -17,7 +17,12 @@ import jax.numpy as jnp
 
 from jnn._checks import check_positive_int
 from jnn.transformer.efficient import _check_qkv, _large_negative
-from jnn.transformer.masks import causal_mask, check_mask, combine_masks
+from jnn.transformer.masks import (
+    causal_mask,
+    check_logits_shape,
+    check_mask,
+    combine_masks,
+)
 
 __all__ = ["causal_blocks", "softmax_attention"]
 
@@ -132,15 +137,7 @@ def _check_multiplier(multiplier, shape, dtype) -> jax.Array | None:
             "`dropout_multiplier` must be a floating-point array; got "
             f"{getattr(multiplier, 'dtype', type(multiplier).__name__)}."
         )
-    try:
-        broadcast = jnp.broadcast_shapes(multiplier.shape, shape)
-    except ValueError:
-        broadcast = None
-    if multiplier.ndim != 4 or broadcast != shape:
-        raise ValueError(
-            f"`dropout_multiplier` must broadcast to (B, H, L_q, L_k) = {shape}; "
-            f"got shape {tuple(multiplier.shape)}."
-        )
+    check_logits_shape(multiplier, shape, "dropout_multiplier")
     return jnp.broadcast_to(jnp.asarray(multiplier, dtype), shape)
 
 
