@@ -16,6 +16,11 @@ means can be compared with their standard errors:
   term, as Kipf's ``model.loss``) exceeds the mean of the 10 before it; the test
   accuracy of the model at that epoch.
 
+Each row also prints the means of consecutive groups of 10 seeds (the issue's
+protocol averages 10 seeds) and how many reach the paper's 81.5 %. Measured on
+the 2-core Xeon (100 seeds, stop 39): jnn 81.44 +- 0.70 %, groups 80.98-81.74 %
+(4 of 10 at or above 81.5 %); PyG 81.44 +- 0.65 %, groups 81.22-81.72 % (3 of 10).
+
 Run:  python examples/graph/gcn_peer.py [--seeds 100] [--threads 1] [--smoke]
       (one core: ~14 s per PyG seed, ~2 minutes for jnn's 100)
 Writes gcn_peer.json. Needs torch and torch-geometric (the test extra).
@@ -41,6 +46,7 @@ from jnn.graph.node_classification import (
 )
 
 HIDDEN, DROPOUT, LR, DECAY, EPOCHS, WINDOW = 16, 0.5, 0.01, 5e-4, 200, 10
+PAPER = 0.815  # Kipf & Welling 2017, GCN on Cora, mean of 100 initialisations
 
 
 def pyg_run(data, features, seed: int, epochs: int = EPOCHS) -> tuple[float, int]:
@@ -114,6 +120,9 @@ def jnn_runs(data, features, seeds: int, key: int, epochs: int = EPOCHS):
 
 def summary(name: str, acc: np.ndarray, epochs: np.ndarray, seconds: float) -> dict:
     se = acc.std(ddof=1) / np.sqrt(len(acc)) if len(acc) > 1 else float("nan")
+    # the protocol is a mean over 10 seeds: the means of consecutive
+    # groups of 10 show how far that statistic moves with the seeds alone
+    groups = acc[: len(acc) // 10 * 10].reshape(-1, 10).mean(axis=1)
     row = {
         "impl": name,
         "seeds": len(acc),
@@ -121,6 +130,8 @@ def summary(name: str, acc: np.ndarray, epochs: np.ndarray, seconds: float) -> d
         "test_std": float(acc.std()),
         "standard_error": float(se),
         "first_10_mean": float(acc[:10].mean()),
+        "group_10_means": groups.tolist(),
+        "groups_at_paper": int(np.sum(groups >= PAPER - 1e-9)),
         "test": acc.tolist(),
         "epochs_mean": float(epochs.mean()),
         "seconds": seconds,
@@ -131,6 +142,13 @@ def summary(name: str, acc: np.ndarray, epochs: np.ndarray, seconds: float) -> d
         f"{100 * acc[:10].mean():.2f} %), {epochs.mean():.0f} epochs, {seconds:.0f} s",
         flush=True,
     )
+    if len(groups) > 1:
+        print(
+            f"{'':24s} means of {len(groups)} groups of 10 seeds: "
+            f"{100 * groups.min():.2f}-{100 * groups.max():.2f} %, "
+            f"{row['groups_at_paper']} at or above {100 * PAPER:.1f} %",
+            flush=True,
+        )
     return row
 
 
@@ -162,10 +180,10 @@ def main(argv=None) -> dict:
     start = time.perf_counter()
     acc, epochs = jnn_runs(data, features, args.seeds, args.key, args.epochs)
     ours = summary("jnn GCN", acc, epochs, time.perf_counter() - start)
-    print("paper (Kipf & Welling 2017, 100 initialisations): 81.5 %")
+    print(f"paper (Kipf & Welling 2017, 100 initialisations): {100 * PAPER:.1f} %")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "gcn_peer.json"
-    payload = {"data": data.name, "rows": [pyg, ours], "paper": 0.815}
+    payload = {"data": data.name, "rows": [pyg, ours], "paper": PAPER}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")
     return payload
