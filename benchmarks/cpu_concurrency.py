@@ -17,10 +17,10 @@ the per-step work of ``rnn.py``'s recurrent layers), and two chained
 ``512 x 512`` products (milliseconds each). A ratio ``K t_1 / t_K`` near ``K``
 means concurrent, near 1 one after the other.
 
-Measured on the 2-core Xeon (stop 39, jax 0.10.2, both cores, three runs):
+Measured on the 2-core Xeon (stop 39, jax 0.10.2, both cores, four runs):
 in one program the two sorts ran one after the other (x0.92-1.08), so did
-the two scans (x0.94-0.99), the two product chains at most partly together
-(x1.00-1.24); on two devices the sorts x1.85-2.15, the scans x1.65-1.74, the
+the two scans (x0.94-1.02), the two product chains at most partly together
+(x1.00-1.24); on two devices the sorts x1.85-2.15, the scans x1.49-1.74, the
 products x1.26-1.32. LeNet-5's four independent chains in one training step
 (``jnn.cnn``'s fast path, last row) were 1.38-1.41x faster than one chain on
 both cores (3.74-3.85 against 2.71-2.73 ms) and 1.02-1.13x on one core: part
