@@ -54,10 +54,7 @@ def training_steps(model_name: str, steps: int, small: bool):
         )  # fmt: skip
         tokens = jax.random.randint(key, (b, length), 0, 65)
 
-        def loss(params, k):
-            logits = model.apply(
-                {"params": params}, tokens, deterministic=False, rngs={"dropout": k}
-            )
+        def objective(logits):  # next-token cross-entropy
             return optax.softmax_cross_entropy_with_integer_labels(
                 logits[:, :-1], tokens[:, 1:]
             ).mean()
@@ -70,11 +67,14 @@ def training_steps(model_name: str, steps: int, small: bool):
         )  # fmt: skip
         tokens = jax.random.randint(key, (b, length), 4, 80)
 
-        def loss(params, k):
-            out = model.apply(
-                {"params": params}, tokens, deterministic=False, rngs={"dropout": k}
-            )
+        def objective(out):  # a scalar of the first output (MLM logits)
             return jnp.mean(out[0] ** 2)
+
+    def loss(params, k):
+        out = model.apply(
+            {"params": params}, tokens, deterministic=False, rngs={"dropout": k}
+        )
+        return objective(out)
 
     params = model.init(jax.random.key(1), tokens)["params"]
     adam = optax.adam(1e-3)
