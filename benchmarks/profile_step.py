@@ -50,14 +50,23 @@ WORKLOADS = ("dcgan", "gpt", "ddpm", "lstm", "rbm", "vae", "gat", "gcn")
 KINDS = ("ynn_fusion", "dot", "dot_general", "conv_general_dilated", "concatenate")
 
 
-def workload(name: str):
-    """``(learner, batch)`` of one named workload (random data of the real shapes)."""
+def workload(name: str, reference: bool = False):
+    """``(learner, batch)`` of one named workload (random data of the real shapes).
+
+    ``reference``: the convolution models with XLA's own convolutions instead
+    of the CPU fast path (the library reference; its arithmetic is the
+    minimal one, which ``benchmarks/ceiling.py`` counts).
+    """
     rng = np.random.default_rng(0)
     if name == "dcgan":
         from jnn.generative.gan import DCGANDiscriminator, DCGANGenerator, gan_learner
 
+        fast = False if reference else None
         learner = gan_learner(
-            DCGANGenerator(), DCGANDiscriminator(), latent_size=100, reuse_fakes=True
+            DCGANGenerator(fast_path=fast),
+            DCGANDiscriminator(fast_path=fast),
+            latent_size=100,
+            reuse_fakes=True,
         )
         x = rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
         return learner, {"x": jnp.asarray(x)}
@@ -74,7 +83,8 @@ def workload(name: str):
         from jnn.generative import diffusion as dm
         from jnn.train import gradient_learner
 
-        model = dm.UNet(**dm.BENCHMARK_UNET)
+        path = "reference" if reference else "auto"
+        model = dm.UNet(**dm.BENCHMARK_UNET, conv_path=path)
         loss = dm.simple_loss(model, dm.linear_schedule())
         x = rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
         return gradient_learner(model, loss, optax.adam(2e-4)), {"x": jnp.asarray(x)}
