@@ -3,7 +3,13 @@
 Compile time dominates the suite (tiny programs, thousands of them), so XLA's
 CPU backend runs at optimisation level 0 with its older loop emitters here: a
 small jitted gradient compiles in 45 ms instead of 217 ms (programs that run
-long run slower; those tests are few). JAX's persistent compilation cache is
+long run slower; those tests are few). Each program is also code-generated as
+one LLVM module (``--xla_cpu_parallel_codegen_split_count=1``): XLA's default
+splits it for parallel code generation, which pays off with idle cores, but
+the suite's two workers keep both busy (24 small training programs on one
+core: 5.5 -> 3.8 s of compilation; ``tests/generative`` + ``tests/static``
+158 -> 143 s on 2 cores; at 2 idle cores and level 1 it is slower, 7.7 ->
+9.4 s, so ``jnn tour`` keeps the default). JAX's persistent compilation cache is
 off (CI starts cold; it only hid the suite's true cost). Under these two
 settings together the Threefry hash that jnn lowers unrolled on CPU
 (``jnn/_threefry.py``) runs ~3x slower than JAX's rolled loop (the Cora GCN
@@ -22,7 +28,10 @@ compiler, always late in clean-clone runs, before this was added.
 import functools
 import os
 
-_FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+_FAST_COMPILE = (
+    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+    " --xla_cpu_parallel_codegen_split_count=1"
+)
 if not os.environ.get("JNN_TESTS_XLA_DEFAULTS"):  # set it to test XLA's defaults
     _FLAGS = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = f"{_FLAGS} {_FAST_COMPILE}".strip()
