@@ -27,14 +27,12 @@ Run (one core, the other idle)::
 from __future__ import annotations
 
 import argparse
-import collections
-import re
 import time
 
 import _harness as h
 import numpy as np
 from ceiling import WORKLOADS, fastest_peer
-from profile_step import profile
+from profile_step import profile, thunk_kind
 
 PRODUCT_OPS = ("dot_general", "conv_general_dilated", "dot", "matmul", "einsum")
 TORCH_PRODUCTS = ("conv", "mm", "matmul", "linear", "bmm", "addmm", "_scaled_dot")
@@ -45,7 +43,7 @@ def jnn_split(name: str, steps: int) -> tuple[float, float]:
     seconds, times, index = profile(name, steps, scan=True)
     products = 0.0
     for thunk, ms in times.items():
-        kind = re.sub(r"\.\d+$", "", thunk)
+        kind = thunk_kind(thunk)
         op = index.get(thunk, ("", ""))[1].rsplit("/", 1)[-1]
         if kind in ("dot", "dot_general", "conv_general_dilated") or (
             kind == "ynn_fusion" and op in PRODUCT_OPS
@@ -103,17 +101,11 @@ def main(argv: list[str] | None = None) -> None:
         jnn_step, jnn_products = jnn_split(name, steps)
         torch_step, torch_products = torch_split(name, steps)
         peer, peer_name, _ = fastest_peer(result, prefix)
-        row = collections.OrderedDict(
-            workload=name,
-            jnn_step_ms=jnn_step,
-            jnn_products_ms=jnn_products,
-            torch_eager_step_ms=torch_step,
-            torch_products_ms=torch_products,
-            fastest_peer=peer_name,
-            target=target,
-            target_step_ms=1e3 * items / (target * peer) if peer else None,
-        )
-        rows.append(row)
+        target_ms = 1e3 * items / (target * peer) if peer else None
+        rows.append({"workload": name, "jnn_step_ms": jnn_step,
+                     "jnn_products_ms": jnn_products, "torch_eager_step_ms": torch_step,
+                     "torch_products_ms": torch_products, "fastest_peer": peer_name,
+                     "target": target, "target_step_ms": target_ms})  # fmt: skip
     print(f"\n{'':8s} {'jnn step':>9s} {'products':>9s} {'torch step':>11s} "
           f"{'products':>9s} {'target step':>12s}  (ms per step)")  # fmt: skip
     for r in rows:

@@ -132,6 +132,11 @@ def workload(name: str, reference: bool = False):
     raise ValueError(f"`workload` must be one of {WORKLOADS}; got {name!r}.")
 
 
+def thunk_kind(thunk: str) -> str:
+    """A thunk's kind: its name without the instance number (``ynn_fusion.12``)."""
+    return re.sub(r"\.\d+$", "", thunk)
+
+
 def hlo_index(text: str) -> dict[str, tuple[str, str]]:
     """Instruction name -> (shape, JAX op name) from optimised HLO text."""
     index = {}
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.workload}: {seconds * 1e3:.1f} ms per step; thunks {total:.1f} ms")
     kinds: collections.Counter = collections.Counter()
     for thunk, ms in times.items():
-        kind = re.sub(r"\.\d+$", "", thunk)
+        kind = thunk_kind(thunk)
         kinds[kind if kind in KINDS else "other"] += ms
     print("by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in kinds.most_common()))
     for thunk, ms in times.most_common(args.top):
